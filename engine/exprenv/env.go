@@ -1,0 +1,200 @@
+// Package exprenv compiles mapping expressions (expr-lang) against the
+// source alert's fields and the helper functions, once, at load time.
+// It is the only package that imports expr.
+package exprenv
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/ocsfmap/ocsfmap/engine/diag"
+)
+
+// Program is a compiled expression. It is immutable and safe to share;
+// run it with a per-goroutine Runner.
+type Program struct {
+	Text string
+	// Vars are the source fields the expression reads, sorted.
+	Vars    []string
+	program *vm.Program
+}
+
+// Type is the result type the checker inferred; nil or interface when it
+// depends on the data.
+func (p *Program) Type() reflect.Type { return p.program.Node().Type() }
+
+// Error is a compile error with the rune offset into the expression text.
+type Error struct {
+	Offset  int
+	Message string
+	Suggest []string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Options configure one compilation.
+type Options struct {
+	// Extra functions, e.g. the mapping's lookup tables.
+	Extra []Func
+	// Bool asks for a boolean result (conditions).
+	Bool bool
+}
+
+// Vars parses text and returns the source fields it reads: every identifier
+// that is not a function, builtin or let-variable. A call of an unknown
+// function is an error, with the nearest names as suggestions.
+func Vars(text string, extra []Func) ([]string, error) {
+	tree, err := parser.Parse(text)
+	if err != nil {
+		return nil, toError(err)
+	}
+	v := &varCollector{funcs: funcNames(extra), callees: map[ast.Node]bool{}, locals: map[string]bool{}, seen: map[string]bool{}}
+	ast.Walk(&tree.Node, v)
+	if v.err != nil {
+		return nil, v.err
+	}
+	sort.Strings(v.vars)
+	return v.vars, nil
+}
+
+type varCollector struct {
+	funcs   map[string]bool
+	callees map[ast.Node]bool
+	locals  map[string]bool
+	seen    map[string]bool
+	vars    []string
+	err     *Error
+}
+
+// Visit runs children first (ast.Walk is post-order), so it cannot tell a
+// callee from a variable on the way down; identifiers are sorted out after.
+func (v *varCollector) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok {
+			return
+		}
+		v.callees[id] = true
+		v.unsee(id.Value)
+		if !v.funcs[id.Value] && v.err == nil {
+			names := make([]string, 0, len(v.funcs))
+			for name := range v.funcs {
+				names = append(names, name)
+			}
+			v.err = &Error{Offset: id.Location().From, Message: fmt.Sprintf("unknown function %s", id.Value), Suggest: diag.Suggest(id.Value, names)}
+		}
+	case *ast.VariableDeclaratorNode:
+		v.locals[n.Name] = true
+		v.unsee(n.Name)
+	case *ast.IdentifierNode:
+		if v.callees[n] || v.locals[n.Value] || v.seen[n.Value] {
+			return
+		}
+		switch n.Value {
+		case "true", "false", "nil", "$env":
+			return
+		}
+		v.seen[n.Value] = true
+		v.vars = append(v.vars, n.Value)
+	}
+}
+
+// unsee drops a name collected as a variable before it turned out to be a
+// callee or a let-variable.
+func (v *varCollector) unsee(name string) {
+	if !v.seen[name] {
+		return
+	}
+	delete(v.seen, name)
+	for i, n := range v.vars {
+		if n == name {
+			v.vars = append(v.vars[:i], v.vars[i+1:]...)
+			break
+		}
+	}
+}
+
+func funcNames(extra []Func) map[string]bool {
+	names := map[string]bool{}
+	for name := range funcs {
+		names[name] = true
+	}
+	for _, f := range extra {
+		names[f.Name] = true
+	}
+	for _, b := range builtin.Builtins {
+		names[b.Name] = true
+	}
+	return names
+}
+
+// Compile compiles text with every source field it reads typed as any.
+func Compile(text string, opts Options) (*Program, error) {
+	vars, err := Vars(text, opts.Extra)
+	if err != nil {
+		return nil, err
+	}
+	// Source fields are typed "any": their types are only known per record.
+	// Every identifier that is not a function is one (see Vars), so allowing
+	// undefined variables hides no typo; unknown functions still fail.
+	options := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Optimize(true)}
+	for _, f := range sortedFuncs(opts.Extra) {
+		options = append(options, expr.Function(f.Name, f.Fn, f.Types...))
+	}
+	if opts.Bool {
+		options = append(options, expr.AsBool())
+	}
+	program, err := expr.Compile(text, options...)
+	if err != nil {
+		return nil, toError(err)
+	}
+	return &Program{Text: text, Vars: vars, program: program}, nil
+}
+
+func sortedFuncs(extra []Func) []Func {
+	all := make([]Func, 0, len(funcs)+len(extra))
+	for _, f := range funcs {
+		all = append(all, f)
+	}
+	all = append(all, extra...)
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	return all
+}
+
+func toError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return &Error{Offset: fe.From, Message: fe.Message}
+	}
+	return &Error{Message: err.Error()}
+}
+
+// Runner evaluates programs; one per goroutine. Env is filled by the caller
+// with the source fields before Run.
+type Runner struct {
+	vm  vm.VM
+	Env map[string]any
+}
+
+// NewRunner returns a runner with an empty environment.
+func NewRunner() *Runner { return &Runner{Env: map[string]any{}} }
+
+// Run evaluates p over the runner's environment.
+func (r *Runner) Run(p *Program) (out any, err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("%v", rec)
+		}
+	}()
+	return r.vm.Run(p.program, r.Env)
+}
