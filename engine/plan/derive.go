@@ -1,0 +1,372 @@
+package plan
+
+import (
+	"strings"
+
+	"github.com/ocsfmap/ocsfmap/engine/diag"
+)
+
+// derivation fills a leaf from other leaves once the rules have run.
+type derivation struct {
+	target *Node
+	slot   int
+	path   string
+	op     deriveOp
+	from   int              // source slot
+	enum   map[int64]string // caption: id -> caption
+	rule   int              // caption: the rule whose raw source value names an Other (99)
+	base   int64            // type_uid: class_uid * 100
+	prefix string           // type_name: "<class caption>: "
+}
+
+type deriveOp uint8
+
+const (
+	deriveCaption  deriveOp = iota // severity from severity_id
+	deriveTypeUID                  // type_uid from activity_id
+	deriveTypeName                 // type_name from activity_id
+	deriveDatetime                 // time_dt from time
+)
+
+// derive adds the attributes OCSF defines from others, unless the mapping
+// sets them itself: class and category, metadata.version and profiles, enum
+// captions, type_uid and type_name, and X_dt for each timestamp X.
+func (c *compiler) derive() {
+	at := c.m.OCSF.Pos
+	cat := c.cat
+	statics := []struct {
+		path  string
+		value any
+	}{
+		{"class_uid", c.class.UID},
+		{"class_name", c.class.Caption},
+		{"category_uid", c.class.CategoryUID},
+		{"category_name", c.class.CategoryName},
+		{"metadata.version", cat.Version},
+	}
+	for _, s := range statics {
+		c.deriveStatic(s.path, s.value, at, true)
+	}
+	if len(c.prof) > 0 {
+		profiles := make([]any, len(c.prof))
+		for i, p := range c.prof {
+			profiles[i] = p
+		}
+		c.deriveStatic("metadata.profiles", profiles, at, false)
+	}
+
+	mapped := append([]*rule(nil), c.p.rules...)
+	for _, r := range mapped {
+		if r.attr == nil || r.target.Kind == KindList {
+			continue
+		}
+		parent := parentPath(r.path)
+		if r.attr.Sibling != "" && len(r.attr.Enum) > 0 {
+			sib := join(parent, r.attr.Sibling)
+			if n := c.derivedLeaf(sib, at); n != nil {
+				c.p.derived = append(c.p.derived, derivation{target: n, slot: n.Slot, path: sib, op: deriveCaption,
+					from: r.target.Slot, enum: r.attr.Enum, rule: r.idx})
+			}
+		}
+		if r.path == "activity_id" {
+			if n := c.derivedLeaf("type_uid", at); n != nil {
+				c.p.derived = append(c.p.derived, derivation{target: n, slot: n.Slot, path: "type_uid", op: deriveTypeUID,
+					from: r.target.Slot, base: c.class.UID * 100})
+			}
+			if n := c.derivedLeaf("type_name", at); n != nil {
+				c.p.derived = append(c.p.derived, derivation{target: n, slot: n.Slot, path: "type_name", op: deriveTypeName,
+					from: r.target.Slot, enum: r.attr.Enum, prefix: c.class.Caption + ": "})
+			}
+		}
+		if r.attr.Type == "timestamp_t" && contains(c.prof, "datetime") {
+			dt := r.path + "_dt"
+			if n := c.derivedLeaf(dt, at); n != nil {
+				c.p.derived = append(c.p.derived, derivation{target: n, slot: n.Slot, path: dt, op: deriveDatetime, from: r.target.Slot})
+			}
+		}
+	}
+}
+
+// deriveStatic sets path to value unless the mapping does; where it does,
+// a different value is an error when the attribute is fixed by OCSF.
+func (c *compiler) deriveStatic(path string, value any, at diag.Pos, fixed bool) {
+	if r, ok := c.byPath[path]; ok {
+		if fixed && r.static != nil {
+			want, _ := convert(value, r.target.Kind, r.target.Elem)
+			if !equalValue(*r.static, want) {
+				d := c.errorf("M309", r.pos, "%s must be %v for %s in OCSF %s", path, value, c.class.Name, c.cat.Version)
+				if path == "metadata.version" {
+					d.Detail = "metadata.version is the OCSF version (validators fetch that schema); the product's own version goes to metadata.product.version"
+				}
+			}
+		}
+		return
+	}
+	res, err := c.cat.Resolve(c.class.Name, c.prof, path)
+	if err != nil {
+		return // this version has no such attribute
+	}
+	n := c.tree.add(res.Path(), res, c.isOpen)
+	if n == nil {
+		return
+	}
+	v, err := convert(value, n.Kind, n.Elem)
+	if err != nil {
+		c.errorf("M309", at, "derived %s: %v", path, err)
+		return
+	}
+	r := &rule{target: n, attr: res.Attr, path: path, pos: at, static: &v, always: true, enumSafe: true, idx: len(c.p.rules)}
+	c.byPath[path] = r
+	c.p.rules = append(c.p.rules, r)
+}
+
+func equalValue(a, b Value) bool {
+	if a.Kind != b.Kind || a.Str != b.Str || a.Int != b.Int || a.Float != b.Float || len(a.List) != len(b.List) {
+		return false
+	}
+	for i := range a.List {
+		if !equalValue(a.List[i], b.List[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// derivedLeaf adds the leaf for a derived attribute, or returns nil when the
+// mapping sets it or the version has no such attribute.
+func (c *compiler) derivedLeaf(path string, at diag.Pos) *Node {
+	if _, ok := c.byPath[path]; ok {
+		return nil
+	}
+	res, err := c.cat.Resolve(c.class.Name, c.prof, path)
+	if err != nil || res.Open {
+		return nil
+	}
+	n := c.tree.add(res.Path(), res, c.isOpen)
+	if n != nil {
+		c.byPath[path] = &rule{target: n, attr: res.Attr, path: path, pos: at, idx: -1}
+	}
+	return n
+}
+
+func parentPath(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func join(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
+
+// check is a per-record test the plan cannot settle at load time.
+type check struct {
+	op     checkOp
+	parent int // node index of the object that must be present for the check to apply (-1: always)
+	node   int // node index of the attribute checked
+	slot   int
+	path   string
+	enum   map[int64]string
+	pos    diag.Pos
+}
+
+type checkOp uint8
+
+const (
+	checkRequired checkOp = iota // present parent => present attribute
+	checkEnum                    // integer value within the enum
+)
+
+// requirements reports required attributes no rule sets, and plans the
+// per-record checks for those a rule sets but may leave empty.
+func (c *compiler) requirements() {
+	reported := map[string]bool{}
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		for _, ch := range n.Children {
+			walk(ch)
+		}
+		for i, it := range n.Items {
+			if i == 0 || it.Kind != KindObject {
+				walk(it)
+			}
+		}
+		if n.Kind != KindObject {
+			return
+		}
+		owner := c.tree.owner[n]
+		for _, name := range c.cat.Required(owner, c.prof) {
+			ch := findChild(n, name)
+			if ch == nil {
+				key := owner + "." + name
+				if reported[key] {
+					continue
+				}
+				reported[key] = true
+				where := n.Path
+				if where == "" {
+					where = c.class.Name
+				}
+				d := c.errorf("M305", c.firstRulePos(n), "required attribute %s of %s has no rule", name, where)
+				d.Detail = "add a rule for " + join(n.Path, name) + " (OCSF " + c.cat.Version + " requires it)"
+				continue
+			}
+			if c.alwaysPresent(ch) {
+				continue
+			}
+			c.pendingRequired = append(c.pendingRequired, [2]*Node{n, ch})
+		}
+	}
+	walk(c.tree.root)
+	for _, r := range c.p.rules {
+		if r.attr != nil && len(r.attr.Enum) > 0 && !r.enumSafe && r.target.Kind != KindList {
+			c.pendingEnum = append(c.pendingEnum, r)
+		}
+	}
+}
+
+// alwaysPresent tells whether a node has a value in every record.
+func (c *compiler) alwaysPresent(n *Node) bool {
+	if n.Slot >= 0 {
+		r, ok := c.byPath[n.Path]
+		if ok && r.always {
+			return true
+		}
+		for _, d := range c.p.derived {
+			if d.target == n && (d.op == deriveTypeUID || d.op == deriveTypeName || d.op == deriveCaption) {
+				return c.alwaysPresentSlot(d.from)
+			}
+		}
+		return false
+	}
+	for _, ch := range n.Children {
+		if c.alwaysPresent(ch) {
+			return true
+		}
+	}
+	for _, it := range n.Items {
+		if c.alwaysPresent(it) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) alwaysPresentSlot(slot int) bool {
+	for _, r := range c.p.rules {
+		if r.target.Slot == slot {
+			return r.always
+		}
+	}
+	return false
+}
+
+// firstRulePos is where to point for a problem about a node: its first rule.
+func (c *compiler) firstRulePos(n *Node) diag.Pos {
+	best := diag.Pos{}
+	for _, r := range c.p.rules {
+		if r.spec == nil || !under(r.target, n) {
+			continue
+		}
+		if best.Line == 0 || r.spec.Path.Pos.Line < best.Line {
+			best = r.spec.Path.Pos
+		}
+	}
+	if best.Line == 0 {
+		return c.m.OCSF.Pos
+	}
+	return best
+}
+
+func under(leaf, n *Node) bool {
+	if leaf == n {
+		return true
+	}
+	for _, ch := range n.Children {
+		if under(leaf, ch) {
+			return true
+		}
+	}
+	for _, it := range n.Items {
+		if under(leaf, it) {
+			return true
+		}
+	}
+	return false
+}
+
+// layout numbers the nodes children-first, so presence is computed in one
+// pass per record, and resolves the pending checks to node indexes.
+func (c *compiler) layout() {
+	p := c.p
+	p.present = map[*Node]int{}
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		for _, ch := range n.Children {
+			walk(ch)
+		}
+		for _, it := range n.Items {
+			walk(it)
+		}
+		p.present[n] = len(p.objects)
+		p.objects = append(p.objects, n)
+	}
+	walk(p.Root)
+	p.kids = make([][]int, len(p.objects))
+	for i, n := range p.objects {
+		for _, ch := range n.Children {
+			p.kids[i] = append(p.kids[i], p.present[ch])
+		}
+		for _, it := range n.Items {
+			p.kids[i] = append(p.kids[i], p.present[it])
+		}
+	}
+		for _, pr := range c.pendingRequired {
+		parent, child := pr[0], pr[1]
+		p.checks = append(p.checks, check{op: checkRequired, parent: p.present[parent], node: p.present[child],
+			slot: child.Slot, path: child.Path, pos: c.firstRulePos(child)})
+	}
+	for _, r := range c.pendingEnum {
+		p.checks = append(p.checks, check{op: checkEnum, parent: -1, node: p.present[r.target], slot: r.target.Slot,
+			path: r.path, enum: r.attr.Enum, pos: r.pos})
+	}
+}
+
+// partition resolves the partition attributes and the time slot.
+func (c *compiler) partition() {
+	if r, ok := c.byPath["time"]; ok {
+		c.p.timeSlot = r.target.Slot
+	}
+	for i, s := range []struct {
+		str  string
+		pos  diag.Pos
+		name string
+	}{{c.m.Partition.Region.Value, c.m.Partition.Region.Pos, "region"}, {c.m.Partition.Account.Value, c.m.Partition.Account.Pos, "account"}} {
+		if s.str == "" {
+			continue
+		}
+		r, ok := c.byPath[s.str]
+		if !ok || r.target.Slot < 0 {
+			d := c.errorf("M311", s.pos, "partition %s names %s, which no rule sets", s.name, s.str)
+			d.Suggest = diag.Suggest(s.str, c.mappedPaths())
+			continue
+		}
+		if r.target.Kind != KindString {
+			c.errorf("M311", s.pos, "partition %s must be a string attribute; %s is %s", s.name, s.str, r.target.OCSFType)
+			continue
+		}
+		c.p.partition[i] = r.target.Slot
+	}
+}
+
+func (c *compiler) mappedPaths() []string {
+	out := make([]string, 0, len(c.byPath))
+	for p := range c.byPath {
+		out = append(out, p)
+	}
+	return out
+}

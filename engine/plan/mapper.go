@@ -1,0 +1,321 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/exprenv"
+	"github.com/ocsfmap/ocsfmap/engine/source"
+)
+
+// Error is why one record could not be mapped.
+type Error struct {
+	Code string   // R401 expression, R402 conversion, R403 required attribute missing, R404 enum, R400 bad input
+	Path string   // OCSF path of the attribute at fault
+	Rule diag.Pos // the rule's position in the mapping file
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Code)
+	if e.Path != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Path)
+	}
+	if e.Rule.Line > 0 {
+		fmt.Fprintf(&b, " (rule at %s)", e.Rule)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Mapper maps records with a plan. It holds per-goroutine scratch space: use
+// one per goroutine. The Record it returns is reused by the next call.
+type Mapper struct {
+	p       *Plan
+	ext     *source.Extractor
+	src     []any
+	runner  *exprenv.Runner
+	rec     Record
+	raw     []any // per rule: the source value before lookup, for "Other" captions
+	present []bool
+	errs    []*Error // soft errors under the null_field policy
+}
+
+// NewMapper returns a mapper for p.
+func (p *Plan) NewMapper() *Mapper {
+	return &Mapper{
+		p:       p,
+		ext:     source.NewExtractor(p.Fields),
+		src:     make([]any, len(p.Fields)),
+		runner:  exprenv.NewRunner(),
+		rec:     Record{Values: make([]Value, p.slots)},
+		raw:     make([]any, len(p.rules)),
+		present: make([]bool, len(p.objects)),
+	}
+}
+
+// Map maps one JSON record. The error is a *Error for a record that cannot
+// be mapped or fails a check, a *source.SyntaxError for bad JSON.
+func (m *Mapper) Map(raw []byte) (*Record, error) {
+	if err := m.ext.Extract(raw, m.src); err != nil {
+		return nil, err
+	}
+	return m.mapExtracted()
+}
+
+// MapFields maps a record already decoded into a map (embedders, tests).
+func (m *Mapper) MapFields(doc map[string]any) (*Record, error) {
+	for i, f := range m.p.Fields {
+		m.src[i] = lookupPath(doc, f)
+	}
+	return m.mapExtracted()
+}
+
+func lookupPath(doc map[string]any, path string) any {
+	v, ok := doc[path]
+	if ok || !strings.Contains(path, ".") {
+		return v
+	}
+	var cur any = doc
+	for _, part := range strings.Split(path, ".") {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = obj[part]
+	}
+	return cur
+}
+
+// SoftErrors are the rule failures of the last record that the null_field
+// policy turned into missing attributes.
+func (m *Mapper) SoftErrors() []*Error { return m.errs }
+
+func (m *Mapper) mapExtracted() (*Record, error) {
+	p := m.p
+	m.errs = m.errs[:0]
+	if p.needEnv {
+		env := m.runner.Env
+		for i, f := range p.Fields {
+			env[f] = m.src[i]
+		}
+	}
+	vals := m.rec.Values
+	for i := range vals {
+		vals[i] = Value{}
+	}
+	for i, r := range p.rules {
+		v, err := m.eval(r, i)
+		if err == nil {
+			vals[r.target.Slot], err = convert(v, r.target.Kind, r.target.Elem)
+			if err != nil {
+				err = &Error{Code: "R402", Path: r.path, Rule: r.pos, Msg: err.Error()}
+			}
+		}
+		if err != nil {
+			e := err.(*Error)
+			if p.Policy != NullField {
+				return nil, e
+			}
+			m.errs = append(m.errs, e)
+			vals[r.target.Slot] = Value{}
+		}
+	}
+	for i := range p.derived {
+		m.derive(&p.derived[i])
+	}
+	m.computePresence()
+	for i := range p.checks {
+		if err := m.check(&p.checks[i]); err != nil {
+			return nil, err
+		}
+	}
+	return &m.rec, nil
+}
+
+// eval runs one rule and returns its raw value (nil: no value).
+func (m *Mapper) eval(r *rule, i int) (any, error) {
+	m.raw[i] = nil
+	if r.when != nil {
+		ok, err := m.run(r, r.when)
+		if err != nil {
+			return nil, err
+		}
+		if b, _ := ok.(bool); !b {
+			return nil, nil
+		}
+	}
+	var v any
+	var err error
+	switch {
+	case r.static != nil:
+		return staticAny(*r.static), nil
+	case r.lookup != nil:
+		var key any
+		if r.keyProg != nil {
+			key, err = m.run(r, r.keyProg)
+		} else {
+			key = m.first(r.from)
+		}
+		if s, ok := key.(string); ok {
+			key = strings.TrimSpace(s)
+		}
+		m.raw[i] = key
+		v, _ = r.lookup.get(key)
+	case r.prog != nil:
+		v, err = m.run(r, r.prog)
+	case r.template != nil:
+		v, err = m.render(r)
+	default:
+		v = m.first(r.from)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v == nil && r.def != nil {
+		return staticAny(*r.def), nil
+	}
+	return v, nil
+}
+
+// staticAny hands a precomputed Value back through convert unchanged.
+func staticAny(v Value) any { return preset(v) }
+
+// preset is a Value that convert passes through as is.
+type preset Value
+
+// first is the first present value of several source fields; with several,
+// a blank string counts as absent so the next one can stand in.
+func (m *Mapper) first(from []int) any {
+	if len(from) == 1 {
+		return m.src[from[0]]
+	}
+	for _, i := range from {
+		switch v := m.src[i].(type) {
+		case nil:
+		case string:
+			if strings.TrimSpace(v) != "" {
+				return v
+			}
+		default:
+			return v
+		}
+	}
+	return nil
+}
+
+func (m *Mapper) run(r *rule, prog *exprenv.Program) (any, error) {
+	v, err := m.runner.Run(prog)
+	if err != nil {
+		return nil, &Error{Code: "R401", Path: r.path, Rule: r.pos, Msg: firstLine(err.Error())}
+	}
+	return v, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+func (m *Mapper) render(r *rule) (any, error) {
+	var b strings.Builder
+	for _, seg := range r.template {
+		if seg.prog == nil {
+			b.WriteString(seg.text)
+			continue
+		}
+		v, err := m.run(r, seg.prog)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			s, err := toString(v)
+			if err != nil {
+				b.WriteString(fmt.Sprint(v))
+			} else {
+				b.WriteString(s.Str)
+			}
+		}
+	}
+	// A template file ends with a newline, and holes that render empty leave
+	// blank lines: neither is part of the text.
+	return strings.TrimSpace(b.String()), nil
+}
+
+func (m *Mapper) derive(d *derivation) {
+	vals := m.rec.Values
+	from := vals[d.from]
+	if from.Kind != Int {
+		return
+	}
+	switch d.op {
+	case deriveCaption:
+		caption := d.enum[from.Int]
+		if from.Int == 99 && d.rule >= 0 {
+			if s, ok := m.raw[d.rule].(string); ok && s != "" {
+				caption = s // OCSF: the source's own value names an Other
+			}
+		}
+		if caption != "" {
+			vals[d.slot] = Value{Kind: String, Str: caption}
+		}
+	case deriveTypeUID:
+		vals[d.slot] = Value{Kind: Int, Int: d.base + from.Int}
+	case deriveTypeName:
+		if caption, ok := d.enum[from.Int]; ok {
+			vals[d.slot] = Value{Kind: String, Str: d.prefix + caption}
+		}
+	case deriveDatetime:
+		vals[d.slot] = Value{Kind: Int, Int: from.Int}
+	}
+}
+
+// computePresence marks which nodes the record has: a leaf with a value, an
+// object or list with at least one present child.
+func (m *Mapper) computePresence() {
+	p := m.p
+	for i, n := range p.objects {
+		if n.Slot >= 0 {
+			v := m.rec.Values[n.Slot]
+			m.present[i] = v.Kind != Null && !(v.Kind == List && len(v.List) == 0)
+			continue
+		}
+		present := false
+		for _, k := range p.kids[i] {
+			if m.present[k] {
+				present = true
+				break
+			}
+		}
+		m.present[i] = present
+	}
+}
+
+func (m *Mapper) check(c *check) error {
+	switch c.op {
+	case checkRequired:
+		if m.present[c.parent] && !m.present[c.node] {
+			return &Error{Code: "R403", Path: c.path, Rule: c.pos, Msg: "required attribute has no value"}
+		}
+	case checkEnum:
+		v := m.rec.Values[c.slot]
+		if v.Kind == Int {
+			if _, ok := c.enum[v.Int]; !ok {
+				return &Error{Code: "R404", Path: c.path, Rule: c.pos, Msg: fmt.Sprintf("%d is not a value of the enum", v.Int)}
+			}
+		}
+	}
+	return nil
+}
+
+// Present reports whether node n has a value in the last mapped record.
+func (m *Mapper) Present(n *Node) bool {
+	i, ok := m.p.present[n]
+	return ok && m.present[i]
+}

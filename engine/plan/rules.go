@@ -1,0 +1,330 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/exprenv"
+	"github.com/ocsfmap/ocsfmap/engine/ocsf"
+	"github.com/ocsfmap/ocsfmap/engine/spec"
+)
+
+// rule fills one leaf of the output tree.
+type rule struct {
+	target *Node
+	attr   *ocsf.Attr // nil below open attributes
+	path   string
+	pos    diag.Pos
+	spec   *spec.Field // nil for derived rules
+
+	from     []int // source fields: the first present one
+	static   *Value
+	prog     *exprenv.Program
+	template []segment
+	lookup   *lookupTable
+	keyProg  *exprenv.Program
+	def      *Value
+	when     *exprenv.Program
+	always   bool // never null: a static value, or a lookup with a default
+	idx      int  // position in Plan.rules
+	enumSafe bool // values proven to be in the attribute's enum at load time
+}
+
+// segment is a piece of a template: literal text or an expression.
+type segment struct {
+	text string
+	prog *exprenv.Program
+}
+
+// lookupTable is a conversion table with normalized keys.
+type lookupTable struct {
+	name    string
+	entries map[string]any
+	def     any
+	hasDef  bool
+	pos     diag.Pos
+	spec    *spec.Lookup
+}
+
+// normKey is how lookup keys and looked-up values are compared:
+// case-insensitive, surrounding blanks ignored.
+func normKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func (c *compiler) compileLookups() {
+	for _, l := range c.m.Lookups {
+		t := &lookupTable{name: l.Name.Value, entries: map[string]any{}, pos: l.Name.Pos, spec: l}
+		for _, e := range l.Entries {
+			k := normKey(e.Key.Value)
+			if _, dup := t.entries[k]; dup {
+				c.errorf("M106", e.Key.Pos, "lookup %q has key %q twice (keys are compared case-insensitively)", l.Name.Value, e.Key.Value)
+			}
+			t.entries[k] = e.Value.Value
+		}
+		if l.Default != nil {
+			t.def, t.hasDef = l.Default.Value, true
+		}
+		c.lookups[t.name] = t
+	}
+	tables := c.lookups
+	c.extra = append(c.extra, exprenv.Func{
+		Name: "lookup",
+		Doc:  "lookup(table, key[, default]): the value of key in one of the mapping's lookup tables",
+		Fn: func(args ...any) (any, error) {
+			t := tables[fmt.Sprint(args[0])]
+			if t == nil {
+				return nil, fmt.Errorf("no lookup table %v", args[0])
+			}
+			if v, ok := t.get(args[1]); ok {
+				return v, nil
+			}
+			if len(args) > 2 {
+				return args[2], nil
+			}
+			return nil, nil
+		},
+		Types: []any{new(func(string, any) any), new(func(string, any, any) any)},
+	})
+}
+
+// get looks a key up; a missing or null key is the empty string.
+func (t *lookupTable) get(key any) (any, bool) {
+	var k string
+	switch v := key.(type) {
+	case nil:
+	case string:
+		k = v
+	default:
+		s, err := toString(v)
+		if err != nil {
+			return t.def, t.hasDef
+		}
+		k = s.Str
+	}
+	if v, ok := t.entries[normKey(k)]; ok {
+		return v, true
+	}
+	return t.def, t.hasDef
+}
+
+func (c *compiler) compileRule(r *rule, f *spec.Field) {
+	leaf := r.target
+	for _, s := range f.From {
+		if s.Value == "" {
+			c.errorf("M107", s.Pos, "from names no field")
+			continue
+		}
+		r.from = append(r.from, c.sourceField(s.Value))
+	}
+	if f.Value != nil {
+		v, ok := c.staticValue(r, *f.Value)
+		if ok {
+			r.static = &v
+			r.always = !v.IsNull()
+		}
+	}
+	if f.Expr != nil {
+		r.prog = c.compileExpr(f.Expr, false)
+		if r.prog != nil && !typeStrict(r.prog.Type(), leaf.Kind) {
+			c.errorf("M203", f.Expr.Pos, "expression yields %s, but %s is %s", r.prog.Type(), r.path, c.typeName(r))
+		}
+	}
+	if f.Template != nil {
+		c.compileTemplate(r, *f.Template)
+	}
+	if f.Lookup != nil {
+		t, ok := c.lookups[f.Lookup.Value]
+		if !ok {
+			names := make([]string, 0, len(c.lookups))
+			for n := range c.lookups {
+				names = append(names, n)
+			}
+			d := c.errorf("M108", f.Lookup.Pos, "no lookup table %q", f.Lookup.Value)
+			d.Suggest = diag.Suggest(f.Lookup.Value, names)
+		} else {
+			r.lookup = t
+			r.always = t.hasDef && t.def != nil
+			c.checkLookup(r, t)
+		}
+		if f.Key != nil {
+			r.keyProg = c.compileExpr(f.Key, false)
+		}
+	}
+	if f.Default != nil {
+		if v, ok := c.staticValue(r, *f.Default); ok {
+			r.def = &v
+			r.always = !v.IsNull()
+		}
+	}
+	if f.When != nil {
+		r.when = c.compileExpr(f.When, true)
+		r.always = false
+	}
+	if r.static != nil && f.When == nil {
+		r.enumSafe = true
+	}
+}
+
+// staticValue converts a static value from the mapping file to the leaf's
+// kind and checks it against the attribute's enum.
+func (c *compiler) staticValue(r *rule, s spec.Scalar) (Value, bool) {
+	v, err := convert(s.Value, r.target.Kind, r.target.Elem)
+	if err != nil {
+		c.errorf("M307", s.Pos, "%s is %s: %v", r.path, c.typeName(r), err)
+		return Value{}, false
+	}
+	if !c.inEnum(r, v, s.Pos) {
+		return Value{}, false
+	}
+	return v, true
+}
+
+// inEnum reports (and diagnoses) an integer value outside the attribute's enum.
+func (c *compiler) inEnum(r *rule, v Value, pos diag.Pos) bool {
+	if r.attr == nil || len(r.attr.Enum) == 0 || v.Kind != Int {
+		return true
+	}
+	if _, ok := r.attr.Enum[v.Int]; ok {
+		return true
+	}
+	d := c.errorf("M308", pos, "%d is not a value of %s in OCSF %s", v.Int, r.path, c.cat.Version)
+	d.Detail = "allowed: " + enumList(r.attr.Enum)
+	return false
+}
+
+func enumList(e map[int64]string) string {
+	ids := make([]int64, 0, len(e))
+	for id := range e {
+		ids = append(ids, id)
+	}
+	sortInts(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("%d %s", id, e[id])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkLookup converts every value of a table to the leaf's kind once, and
+// checks them against the enum: a lookup never yields a value out of range.
+func (c *compiler) checkLookup(r *rule, t *lookupTable) {
+	ok := true
+	for _, e := range t.spec.Entries {
+		v, err := convert(e.Value.Value, r.target.Kind, r.target.Elem)
+		if err != nil {
+			c.errorf("M307", e.Value.Pos, "lookup %q value for %q: %s is %s: %v", t.name, e.Key.Value, r.path, c.typeName(r), err)
+			ok = false
+			continue
+		}
+		ok = c.inEnum(r, v, e.Value.Pos) && ok
+	}
+	if t.spec.Default != nil {
+		v, err := convert(t.def, r.target.Kind, r.target.Elem)
+		if err != nil {
+			c.errorf("M307", t.spec.Default.Pos, "lookup %q _default: %s is %s: %v", t.name, r.path, c.typeName(r), err)
+			ok = false
+		} else {
+			ok = c.inEnum(r, v, t.spec.Default.Pos) && ok
+		}
+	}
+	r.enumSafe = ok
+}
+
+func (c *compiler) typeName(r *rule) string {
+	if r.attr == nil {
+		return "json_t"
+	}
+	t := r.attr.Type
+	if r.attr.IsArray && r.target.Kind == KindList {
+		t += "[]"
+	}
+	return t
+}
+
+// compileTemplate reads a template file: text with {{ expression }} holes.
+func (c *compiler) compileTemplate(r *rule, s spec.Str) {
+	path := c.templatePath(s)
+	src, err := readFile(path)
+	if err != nil {
+		c.errorf("M109", s.Pos, "template: %v", err)
+		return
+	}
+	text := string(src)
+	line, col := 1, 1
+	advance := func(s string) {
+		for _, ch := range s {
+			if ch == '\n' {
+				line, col = line+1, 1
+			} else {
+				col++
+			}
+		}
+	}
+	for len(text) > 0 {
+		open := strings.Index(text, "{{")
+		if open < 0 {
+			r.template = append(r.template, segment{text: text})
+			break
+		}
+		if open > 0 {
+			r.template = append(r.template, segment{text: text[:open]})
+		}
+		advance(text[:open+2])
+		rest := text[open+2:]
+		end := strings.Index(rest, "}}")
+		if end < 0 {
+			c.errorf("M204", diag.Pos{File: path, Line: line, Column: col - 2}, "template: {{ without }}")
+			return
+		}
+		body := rest[:end]
+		startLine, startCol := line, col
+		prog, err := exprenv.Compile(body, exprenv.Options{Extra: c.extra})
+		if err != nil {
+			pos := diag.Pos{File: path, Line: startLine, Column: startCol}
+			msg := err.Error()
+			if ee, ok := err.(*exprenv.Error); ok {
+				pos = offsetPos(path, body, ee.Offset, startLine, startCol)
+				msg = ee.Message
+			}
+			d := c.errorf("M201", pos, "template: %s", msg)
+			d.Source = diag.SourceLine(src, pos.Line)
+		} else {
+			for _, v := range prog.Vars {
+				c.sourceField(v)
+			}
+			c.p.needEnv = true
+			r.template = append(r.template, segment{prog: prog})
+		}
+		advance(body + "}}")
+		text = rest[end+2:]
+	}
+	if leaf := r.target.Kind; leaf != KindString && leaf != KindJSON {
+		c.errorf("M203", s.Pos, "a template yields a string, but %s is %s", r.path, c.typeName(r))
+	}
+}
+
+// offsetPos finds the file position of rune offset off in body, which starts at line:col.
+func offsetPos(file, body string, off, line, col int) diag.Pos {
+	i := 0
+	for _, ch := range body {
+		if i == off {
+			break
+		}
+		if ch == '\n' {
+			line, col = line+1, 1
+		} else {
+			col += utf8.RuneLen(ch)
+		}
+		i++
+	}
+	return diag.Pos{File: file, Line: line, Column: col}
+}
+
+func sortInts(s []int64) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
