@@ -325,7 +325,7 @@ func (c *compiler) layout() {
 			p.kids[i] = append(p.kids[i], p.present[it])
 		}
 	}
-		for _, pr := range c.pendingRequired {
+	for _, pr := range c.pendingRequired {
 		parent, child := pr[0], pr[1]
 		p.checks = append(p.checks, check{op: checkRequired, parent: p.present[parent], node: p.present[child],
 			slot: child.Slot, path: child.Path, pos: c.firstRulePos(child)})

@@ -112,8 +112,8 @@ type compiler struct {
 	byPath  map[string]*rule // canonical path -> rule, for overrides of derived attributes
 
 	warned          map[string]bool // deprecations already reported
-	pendingRequired [][2]*Node // (object, required attribute) checked per record
-	pendingEnum     []*rule    // rules whose values may fall outside their enum
+	pendingRequired [][2]*Node      // (object, required attribute) checked per record
+	pendingEnum     []*rule         // rules whose values may fall outside their enum
 }
 
 func (c *compiler) errorf(code string, pos diag.Pos, format string, args ...any) *diag.Diagnostic {
