@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"unicode/utf8"
+)
+
+// DeadLetter is a record that was not written, with why and its original bytes.
+type DeadLetter struct {
+	Input      string   `json:"input"`
+	Line       int      `json:"line"`
+	Code       string   `json:"code"`             // R4xx, or V500 for a JSON Schema violation
+	Reason     string   `json:"reason"`           // one line for people
+	Path       string   `json:"path,omitempty"`   // OCSF attribute at fault
+	Rule       string   `json:"rule,omitempty"`   // mapping file:line:col of the rule
+	Violations []string `json:"violations,omitempty"`
+	Raw        string   `json:"raw,omitempty"`        // the original record, when it is valid UTF-8
+	RawBase64  string   `json:"raw_base64,omitempty"` // otherwise, byte for byte
+}
+
+func (d *DeadLetter) setRaw(raw []byte) {
+	if utf8.Valid(raw) {
+		d.Raw = string(raw)
+	} else {
+		d.RawBase64 = base64.StdEncoding.EncodeToString(raw)
+	}
+}
+
+// DeadLetterFile writes dead letters as JSON lines to a file it creates on
+// the first one, so a clean run leaves no empty file behind.
+type DeadLetterFile struct {
+	Path string
+	mu   sync.Mutex
+	f    *os.File
+	n    int64
+}
+
+// Write appends one dead letter.
+func (w *DeadLetterFile) Write(d *DeadLetter) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		if err := os.MkdirAll(filepath.Dir(w.Path), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(w.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		w.f = f
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	w.n++
+	_, err = w.f.Write(append(b, '\n'))
+	return err
+}
+
+// Count is the number of dead letters written.
+func (w *DeadLetterFile) Count() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// Close closes the file, if one was created.
+func (w *DeadLetterFile) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	return w.f.Close()
+}

@@ -1,0 +1,110 @@
+// Package filter decides which alerts an integration exports: alert rules,
+// each a name, an enabled flag and a scope expression over the source alert.
+// An alert is exported when an enabled rule's scope is true.
+package filter
+
+import (
+	"fmt"
+
+	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/exprenv"
+	"github.com/ocsfmap/ocsfmap/engine/source"
+)
+
+// Rule is one alert rule as configured.
+type Rule struct {
+	Name    string
+	Enabled bool
+	Scope   string
+	Pos     diag.Pos // where the scope is written, for diagnostics
+}
+
+// Filter is a compiled set of rules; immutable, safe to share. Each
+// goroutine matches with its own Matcher.
+type Filter struct {
+	rules  []compiled
+	fields []string
+}
+
+type compiled struct {
+	name string
+	prog *exprenv.Program
+}
+
+// Compile compiles the enabled rules' scopes. An empty scope matches every alert.
+func Compile(rules []Rule) (*Filter, diag.List) {
+	f := &Filter{}
+	var diags diag.List
+	seen := map[string]bool{}
+	for _, r := range rules {
+		if !r.Enabled {
+			continue
+		}
+		scope := r.Scope
+		if scope == "" {
+			scope = "true"
+		}
+		prog, err := exprenv.Compile(scope, exprenv.Options{Bool: true})
+		if err != nil {
+			d := diag.Diagnostic{Code: "C201", Pos: r.Pos, Message: fmt.Sprintf("rule %q: scope: %v", r.Name, err)}
+			if ee, ok := err.(*exprenv.Error); ok {
+				d.Message = fmt.Sprintf("rule %q: scope: %s", r.Name, ee.Message)
+				d.Suggest = ee.Suggest
+			}
+			diags = append(diags, d)
+			continue
+		}
+		for _, v := range prog.Vars {
+			if !seen[v] {
+				seen[v] = true
+				f.fields = append(f.fields, v)
+			}
+		}
+		f.rules = append(f.rules, compiled{name: r.Name, prog: prog})
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return f, diags
+}
+
+// Rules is the number of enabled rules.
+func (f *Filter) Rules() int { return len(f.rules) }
+
+// Matcher evaluates a filter for one goroutine.
+type Matcher struct {
+	f      *Filter
+	ext    *source.Extractor
+	vals   []any
+	runner *exprenv.Runner
+}
+
+// NewMatcher returns a matcher for f.
+func (f *Filter) NewMatcher() *Matcher {
+	return &Matcher{f: f, ext: source.NewExtractor(f.fields), vals: make([]any, len(f.fields)), runner: exprenv.NewRunner()}
+}
+
+// Match returns the name of the first enabled rule whose scope holds for the
+// alert, or "" when none does (the alert is filtered out). A scope that fails
+// to evaluate does not match.
+func (m *Matcher) Match(raw []byte) (string, error) {
+	if len(m.f.rules) == 0 {
+		return "", nil
+	}
+	if err := m.ext.Extract(raw, m.vals); err != nil {
+		return "", err
+	}
+	for i, name := range m.f.fields {
+		m.runner.Env[name] = m.vals[i]
+	}
+	for _, r := range m.f.rules {
+		out, err := m.runner.Run(r.prog)
+		if err != nil {
+			continue
+		}
+		if b, _ := out.(bool); b {
+			return r.name, nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,352 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/ocsfmap/ocsfmap/engine/filter"
+	"github.com/ocsfmap/ocsfmap/engine/plan"
+	"github.com/ocsfmap/ocsfmap/engine/source"
+)
+
+// Validation chooses how records are checked before they are written.
+type Validation uint8
+
+const (
+	// ValidatePlan runs the checks the plan could not settle at load time
+	// (required attributes a rule may leave empty, enum ranges). Tests prove
+	// the JSON Schema validator agrees with it on the corpus and fuzzed input.
+	ValidatePlan Validation = iota
+	// ValidateFull also validates every record against the JSON Schema.
+	ValidateFull
+)
+
+// Result is one mapped record on its way to a sink.
+type Result struct {
+	Input string
+	Line  int
+	Rec   plan.Record // a copy the sink may keep until Write returns
+	JSON  []byte      // OCSF JSON, when the sink asked for it
+}
+
+// Sink receives mapped records in input order, from one goroutine.
+type Sink interface {
+	// WantsJSON tells the pipeline to render each record as OCSF JSON.
+	WantsJSON() bool
+	// Write takes one record. A *RecordError dead-letters the record;
+	// any other error stops the run.
+	Write(r *Result) error
+}
+
+// RecordError is a sink's refusal of one record, e.g. no partition value.
+type RecordError struct {
+	Code string
+	Msg  string
+}
+
+func (e *RecordError) Error() string { return e.Code + ": " + e.Msg }
+
+// Counts add up: Read = Written + DeadLettered + Filtered.
+type Counts struct {
+	Read         int64
+	Written      int64
+	DeadLettered int64
+	Filtered     int64
+	Bytes        int64            // input bytes read (decompressed)
+	ByCode       map[string]int64 // dead letters per code
+	ByRule       map[string]int64 // exported records per alert rule
+}
+
+// Input is one named input stream; Open is called when it is its turn.
+type Input struct {
+	Name string
+	Open func() (io.ReadCloser, error)
+}
+
+// Options configure a pipeline run.
+type Options struct {
+	Sink        Sink
+	DeadLetters interface{ Write(*DeadLetter) error }
+	Filter      *filter.Filter // nil: every alert is exported
+	Validation  Validation
+	Workers     int // mapping goroutines; 0: GOMAXPROCS
+	// Progress, when set, is called from the sink goroutine after every batch.
+	Progress func(Counts)
+}
+
+// ErrFailPolicy is returned when a record fails under on_error: fail.
+var ErrFailPolicy = errors.New("record failed under on_error: fail")
+
+const batchSize = 256
+
+type item struct {
+	input  string
+	line   int
+	raw    []byte
+	res    Result
+	dead   *DeadLetter
+	rule   string
+	filter bool
+	fatal  bool // failed under on_error: fail
+}
+
+type batch struct {
+	seq   int
+	items []item
+	bytes int64
+	err   error // a reader error ends the run after this batch
+}
+
+// Run reads every input, maps, validates and hands records to the sink, in
+// input order. Records that cannot be mapped, fail validation or are refused
+// by the sink go to the dead letters. It stops early when ctx is done, after
+// writing what was read.
+func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts, error) {
+	counts := Counts{ByCode: map[string]int64{}, ByRule: map[string]int64{}}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	raw := make(chan *batch, workers*2)
+	done := make(chan *batch, workers*2)
+	readErr := make(chan error, 1)
+	go func() { readErr <- readInputs(ctx, inputs, raw) }()
+	var wg sync.WaitGroup
+	wantJSON := opts.Sink != nil && opts.Sink.WantsJSON()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := m.newWorker(opts, wantJSON)
+			for b := range raw {
+				w.process(b)
+				done <- b
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	var runErr error
+	pending := map[int]*batch{}
+	next := 0
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			b, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if runErr == nil {
+				runErr = m.deliver(b, opts, &counts)
+			}
+			if opts.Progress != nil {
+				opts.Progress(counts)
+			}
+		}
+	}
+	if err := <-readErr; err != nil && runErr == nil {
+		runErr = err
+	}
+	return counts, runErr
+}
+
+// deliver writes one processed batch to the sink and the dead letters.
+func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
+	c.Bytes += b.bytes
+	for i := range b.items {
+		it := &b.items[i]
+		c.Read++
+		switch {
+		case it.filter:
+			c.Filtered++
+			continue
+		case it.dead == nil && opts.Sink != nil:
+			err := opts.Sink.Write(&it.res)
+			var re *RecordError
+			if errors.As(err, &re) {
+				it.dead = &DeadLetter{Input: it.input, Line: it.line, Code: re.Code, Reason: re.Msg}
+				it.dead.setRaw(it.raw)
+			} else if err != nil {
+				return fmt.Errorf("%s:%d: %w", it.input, it.line, err)
+			}
+		}
+		if it.dead != nil {
+			c.DeadLettered++
+			c.ByCode[it.dead.Code]++
+			if opts.DeadLetters != nil {
+				if err := opts.DeadLetters.Write(it.dead); err != nil {
+					return fmt.Errorf("dead letters: %w", err)
+				}
+			}
+			if it.fatal {
+				return fmt.Errorf("%s:%d: %s: %w", it.input, it.line, it.dead.Reason, ErrFailPolicy)
+			}
+			continue
+		}
+		c.Written++
+		if it.rule != "" {
+			c.ByRule[it.rule]++
+		}
+	}
+	return b.err
+}
+
+// readInputs splits the inputs into batches of raw records (copied, so the
+// reader's buffer can move on).
+func readInputs(ctx context.Context, inputs []Input, out chan<- *batch) error {
+	defer close(out)
+	seq := 0
+	cur := &batch{}
+	flush := func() {
+		if len(cur.items) > 0 || cur.err != nil {
+			cur.seq = seq
+			seq++
+			out <- cur
+			cur = &batch{}
+		}
+	}
+	for _, in := range inputs {
+		rc, err := in.Open()
+		if err != nil {
+			flush()
+			return err // os errors name the file already
+		}
+		r := source.NewReader(in.Name, rc)
+		var before int64
+		for {
+			if ctx.Err() != nil {
+				r.Close()
+				rc.Close()
+				flush()
+				return nil
+			}
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				// The input's record boundaries are lost (a broken JSON array):
+				// what was read stands, the rest of this input is reported.
+				cur.err = fmt.Errorf("%s: %w", in.Name, err)
+				cur.bytes += r.Bytes() - before
+				r.Close()
+				rc.Close()
+				flush()
+				return nil
+			}
+			cur.items = append(cur.items, item{input: in.Name, line: rec.Line, raw: append([]byte(nil), rec.Raw...)})
+			if len(cur.items) == batchSize {
+				cur.bytes += r.Bytes() - before
+				before = r.Bytes()
+				flush()
+			}
+		}
+		cur.bytes += r.Bytes() - before
+		r.Close()
+		rc.Close()
+	}
+	flush()
+	return nil
+}
+
+type worker struct {
+	m        *Mapping
+	mapper   *plan.Mapper
+	matcher  *filter.Matcher
+	full     bool
+	wantJSON bool
+	slots    int
+}
+
+func (m *Mapping) newWorker(opts Options, wantJSON bool) *worker {
+	w := &worker{m: m, mapper: m.Plan.NewMapper(), full: opts.Validation == ValidateFull, wantJSON: wantJSON, slots: m.Plan.Slots()}
+	if opts.Filter != nil && opts.Filter.Rules() > 0 {
+		w.matcher = opts.Filter.NewMatcher()
+	}
+	return w
+}
+
+// process maps a batch in place. Record values are copied into one arena
+// per batch: the mapper reuses its own.
+func (w *worker) process(b *batch) {
+	arena := make([]plan.Value, 0, len(b.items)*w.slots)
+	for i := range b.items {
+		it := &b.items[i]
+		if w.matcher != nil {
+			rule, err := w.matcher.Match(it.raw)
+			if err != nil {
+				it.dead = deadLetter(it, err)
+				continue
+			}
+			if rule == "" {
+				it.filter = true
+				continue
+			}
+			it.rule = rule
+		}
+		rec, err := w.mapper.Map(it.raw)
+		if err != nil {
+			it.dead = deadLetter(it, err)
+			it.fatal = w.m.Plan.Policy == plan.Fail
+			continue
+		}
+		if w.full {
+			if v := w.m.validator.Validate(w.mapper.Doc()); len(v) > 0 {
+				d := &DeadLetter{Input: it.input, Line: it.line, Code: "V500", Reason: "record fails the OCSF JSON Schema: " + v[0].String()}
+				for _, x := range v {
+					d.Violations = append(d.Violations, x.String())
+				}
+				d.setRaw(it.raw)
+				it.dead = d
+				continue
+			}
+		}
+		start := len(arena)
+		arena = append(arena, rec.Values...)
+		it.res = Result{Input: it.input, Line: it.line, Rec: plan.Record{Values: arena[start:len(arena):len(arena)]}}
+		if w.wantJSON {
+			it.res.JSON = w.mapper.AppendJSON(nil)
+		}
+	}
+}
+
+func deadLetter(it *item, err error) *DeadLetter {
+	d := &DeadLetter{Input: it.input, Line: it.line, Reason: err.Error()}
+	var pe *plan.Error
+	var se *source.SyntaxError
+	switch {
+	case errors.As(err, &pe):
+		d.Code, d.Path, d.Reason = pe.Code, pe.Path, pe.Msg
+		if pe.Rule.Line > 0 {
+			d.Rule = pe.Rule.String()
+		}
+	case errors.As(err, &se):
+		d.Code, d.Reason = "R400", "invalid JSON: "+se.Error()
+	default:
+		d.Code = "R400"
+	}
+	d.setRaw(it.raw)
+	return d
+}
+
+// SortedCodes lists dead-letter codes with their counts, most first.
+func (c Counts) SortedCodes() []string {
+	codes := make([]string, 0, len(c.ByCode))
+	for code := range c.ByCode {
+		codes = append(codes, code)
+	}
+	sort.Slice(codes, func(i, j int) bool {
+		if c.ByCode[codes[i]] != c.ByCode[codes[j]] {
+			return c.ByCode[codes[i]] > c.ByCode[codes[j]]
+		}
+		return codes[i] < codes[j]
+	})
+	return codes
+}
