@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-
 )
 
 func init() {
@@ -61,4 +60,3 @@ func runExplain(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
