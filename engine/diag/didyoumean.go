@@ -1,6 +1,9 @@
 package diag
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Suggest returns the candidates closest to name, for a "did you mean" hint:
 // those within an edit distance under 3 (case differences count as 0 when
@@ -15,7 +18,10 @@ func Suggest(name string, candidates []string) []string {
 		if c == name {
 			continue
 		}
-		d := distance(lowerASCII(name), lowerASCII(c))
+		d := distance(fold(name), fold(c))
+		if strings.HasPrefix(c, name+"_") {
+			d = 1 // activity -> activity_id, activity_name
+		}
 		if d < 3 && d < len(name) {
 			found = append(found, scored{c, d})
 		}
@@ -36,12 +42,19 @@ func Suggest(name string, candidates []string) []string {
 	return out
 }
 
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
+// fold compares names written in other conventions as equal:
+// TypeId, typeId and type_id all fold to "typeid".
+func fold(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_' || c == '-':
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
 		}
+		b = append(b, c)
 	}
 	return string(b)
 }

@@ -211,7 +211,11 @@ func (c *compiler) requirements() {
 				if where == "" {
 					where = c.class.Name
 				}
-				d := c.errorf("M305", c.firstRulePos(n), "required attribute %s of %s has no rule", name, where)
+				pos := c.firstRulePos(n)
+				if n == c.tree.root {
+					pos = c.m.OCSF.Pos // the class is named there
+				}
+				d := c.errorf("M305", pos, "required attribute %s of %s has no rule", name, where)
 				d.Detail = "add a rule for " + join(n.Path, name) + " (OCSF " + c.cat.Version + " requires it)"
 				continue
 			}

@@ -285,10 +285,59 @@ func (c *compiler) pathError(path spec.Str, err error) {
 	}
 	d := c.errorf("M304", path.Pos, "%s is not an attribute path of %s in OCSF %s: %s", path.Value, c.class.Name, c.cat.Version, pe.Reason)
 	d.Suggest = pe.Suggest
+	if fixed := c.fixPath(path.Value); fixed != "" {
+		d.Suggest = []string{fixed}
+	}
 	// A path valid with every profile names the profile to add.
 	if _, err := c.cat.Resolve(c.class.Name, nil, path.Value); err == nil && strings.Contains(pe.Reason, "profile") {
 		d.Detail = "add the profile to ocsf.profiles"
 	}
+}
+
+// fixPath tries the repairs that turn a vendor's spelling into an OCSF
+// path: snake_case for camelCase names and an index on arrays
+// (resources.Owner.TypeId -> resources[0].owner.type_id).
+func (c *compiler) fixPath(path string) string {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		parts[i] = snake(p)
+	}
+	for tries := 0; tries < len(parts); tries++ {
+		candidate := strings.Join(parts, ".")
+		_, err := c.cat.Resolve(c.class.Name, c.prof, candidate)
+		if err == nil {
+			if candidate == path {
+				return ""
+			}
+			return candidate
+		}
+		pe, ok := err.(*ocsf.PathError)
+		if !ok || !strings.Contains(pe.Reason, "needs an index") {
+			return ""
+		}
+		for i, p := range parts {
+			if p == pe.Segment {
+				parts[i] = p + "[0]"
+				break
+			}
+		}
+	}
+	return ""
+}
+
+// snake turns TypeId or typeId into type_id; other names are unchanged.
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (c *compiler) isOpen(a *ocsf.Attr) bool {
