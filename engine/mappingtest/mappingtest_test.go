@@ -73,13 +73,16 @@ tests:
   - name: passes
     input_raw: '{"alert_id":"a","risk":"High","csp_event_timestamp":1793528130}'
     contains: {severity_id: 4, finding: {uid: a}}
-    absent: [compliance]
+    absent: [compliance, resources.0.owner.email_addr]
+  - name: present where absent is wanted
+    input_raw: '{"alert_id":"a","identity_name":"j@example.com","csp_event_timestamp":1793528130}'
+    absent: [resources.0.owner.email_addr]
 `), 0o644)
 	results, err := Run(filepath.Join(dir, "m_test.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []bool{false, false, false, true}
+	want := []bool{false, false, false, true, false}
 	for i, r := range results {
 		if r.OK() != want[i] {
 			t.Errorf("%s: ok=%v, want %v (%v)", r.Name, r.OK(), want[i], r.Failures)
