@@ -184,6 +184,8 @@ func (m *Mapper) eval(r *rule, i int) (any, error) {
 		v, _ = r.lookup.get(key)
 	case r.prog != nil:
 		v, err = m.run(r, r.prog)
+	case r.templateProg != nil:
+		v, err = m.run(r, r.templateProg)
 	case r.template != nil:
 		v, err = m.render(r)
 	default:

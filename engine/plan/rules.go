@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -23,6 +24,8 @@ type rule struct {
 	static   *Value
 	prog     *exprenv.Program
 	template []segment
+	// templateProg renders the whole template in one run.
+	templateProg *exprenv.Program
 	lookup   *lookupTable
 	keyProg  *exprenv.Program
 	def      *Value
@@ -68,7 +71,7 @@ func (c *compiler) compileLookups() {
 		c.lookups[t.name] = t
 	}
 	tables := c.lookups
-	c.extra = append(c.extra, exprenv.Func{
+	c.extra = append(c.extra, templateFunc, exprenv.Func{
 		Name: "lookup",
 		Doc:  "lookup(table, key[, default]): the value of key in one of the mapping's lookup tables",
 		Fn: func(args ...any) (any, error) {
@@ -302,6 +305,57 @@ func (c *compiler) compileTemplate(r *rule, s spec.Str) {
 	if leaf := r.target.Kind; leaf != KindString && leaf != KindJSON {
 		c.errorf("M203", s.Pos, "a template yields a string, but %s is %s", r.path, c.typeName(r))
 	}
+	r.templateProg = c.joinTemplate(r.template)
+}
+
+// joinTemplate compiles a whole template into one program, one VM run per
+// record instead of one per hole. The holes compiled alone first, so their
+// errors point into the template file; this cannot fail where they did not.
+func (c *compiler) joinTemplate(segs []segment) *exprenv.Program {
+	var b strings.Builder
+	b.WriteString("__template(")
+	for i, seg := range segs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if seg.prog == nil {
+			b.WriteString(strconv.Quote(seg.text))
+		} else {
+			b.WriteString("(" + seg.prog.Text + ")")
+		}
+	}
+	b.WriteString(")")
+	prog, err := exprenv.Compile(b.String(), exprenv.Options{Extra: c.extra})
+	if err != nil {
+		return nil // the per-hole programs run instead
+	}
+	return prog
+}
+
+// templateFunc renders a template's pieces: nil holes are empty, other
+// values their string form. Surrounding blanks are trimmed (a template file
+// ends with a newline; holes that render empty leave blank lines).
+var templateFunc = exprenv.Func{
+	Name: "__template",
+	Doc:  "__template(pieces...): internal, the rendering of a template file",
+	Fn: func(args ...any) (any, error) {
+		var b strings.Builder
+		for _, a := range args {
+			switch v := a.(type) {
+			case nil:
+			case string:
+				b.WriteString(v)
+			default:
+				if s, err := toString(v); err == nil {
+					b.WriteString(s.Str)
+				} else {
+					fmt.Fprint(&b, v)
+				}
+			}
+		}
+		return strings.TrimSpace(b.String()), nil
+	},
+	Types: []any{new(func(...any) string)},
 }
 
 // offsetPos finds the file position of rune offset off in body, which starts at line:col.
