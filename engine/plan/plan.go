@@ -19,6 +19,11 @@ import (
 	"github.com/ocsfmap/ocsfmap/engine/spec"
 )
 
+// maxIndex bounds the array index a rule may name (resources[63]): every
+// index is an element of every record's list, in the output tree and in each
+// columnar file.
+const maxIndex = 63
+
 // Policy is what happens to a record when one of its rules fails at run time.
 type Policy uint8
 
@@ -258,6 +263,12 @@ func (c *compiler) field(f *spec.Field) {
 		c.warned[st.Name+st.Owner] = true
 		d := c.warnf("M310", f.Path.Pos, "%s is deprecated in OCSF %s", st.Name, c.cat.Version)
 		d.Detail = strings.TrimSpace(stripTags(st.Deprecated.Message))
+	}
+	for _, st := range res.Steps {
+		if st.Index > maxIndex {
+			c.errorf("M304", f.Path.Pos, "%s: index %d is past the %d elements a mapping may set one by one", f.Path.Value, st.Index, maxIndex+1)
+			return
+		}
 	}
 	leaf := c.tree.add(res.Path(), res, c.isOpen)
 	if leaf == nil {
