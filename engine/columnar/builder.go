@@ -1,0 +1,532 @@
+package columnar
+
+import (
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/ocsfmap/ocsfmap/engine/plan"
+)
+
+// Layout is the columnar form of one plan tree: its Arrow schema, computed
+// once. A Layout is immutable and safe to share; each Builder made from it
+// is not.
+type Layout struct {
+	root   *plan.Node
+	schema *arrow.Schema
+}
+
+// NewLayout computes the Arrow schema of a plan tree.
+func NewLayout(root *plan.Node) *Layout {
+	return &Layout{root: root, schema: ArrowSchema(root)}
+}
+
+// Schema is the Arrow schema every batch of this layout has.
+func (l *Layout) Schema() *arrow.Schema { return l.schema }
+
+// Root is the plan tree the layout was made from.
+func (l *Layout) Root() *plan.Node { return l.root }
+
+// Builder appends mapped records to typed Arrow column builders. Every column
+// builder is type-asserted once, when the Builder is made, into a tree of
+// appender funcs that read plan.Record slots directly: appending a record
+// does no lookups by name, no reflection and builds no generic document.
+//
+// A missing value is a null. An object (struct) is null when every leaf
+// below it is null, and a list set by index is null when no item has a
+// value; an item missing before the last present one is a null element, so
+// indexes are kept.
+//
+// A Builder is not safe for concurrent use.
+type Builder struct {
+	layout *Layout
+	rb     *array.RecordBuilder
+	cols   []func(*plan.Record)
+	rows   int
+	bytes  int64
+	// mismatched counts values whose kind does not fit their column (written
+	// as null). The plan's types make it zero; tests and stats read it.
+	mismatched int64
+	scratch    []byte // JSON encoding buffer, reused
+}
+
+// NewBuilder makes a Builder for a plan tree. Use Layout.NewBuilder to make
+// many builders of one tree without recomputing its schema.
+func NewBuilder(mem memory.Allocator, root *plan.Node) *Builder {
+	return NewLayout(root).NewBuilder(mem)
+}
+
+// NewBuilder makes a Builder allocating from mem (memory.DefaultAllocator
+// when nil).
+func (l *Layout) NewBuilder(mem memory.Allocator) *Builder {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	b := &Builder{layout: l, rb: array.NewRecordBuilder(mem, l.schema)}
+	b.cols = make([]func(*plan.Record), len(l.root.Children))
+	for i, c := range l.root.Children {
+		b.cols[i] = b.compile(c, b.rb.Field(i))
+	}
+	return b
+}
+
+// Schema is the schema of the batches this Builder makes.
+func (b *Builder) Schema() *arrow.Schema { return b.layout.schema }
+
+// Append adds one mapped record as a row. rec is not retained.
+func (b *Builder) Append(rec *plan.Record) {
+	for _, col := range b.cols {
+		col(rec)
+	}
+	b.rows++
+}
+
+// Len is the number of rows appended since the last batch.
+func (b *Builder) Len() int { return b.rows }
+
+// Bytes approximates the memory the rows appended since the last batch take
+// in Arrow form (value bytes, offsets and fixed-width slots; not bitmaps or
+// builder slack).
+func (b *Builder) Bytes() int64 { return b.bytes }
+
+// Mismatched counts values written as null because their kind did not fit
+// their column, since the last batch.
+func (b *Builder) Mismatched() int64 { return b.mismatched }
+
+// Reserve makes room for n more rows in every top-level column.
+func (b *Builder) Reserve(n int) { b.rb.Reserve(n) }
+
+// NewRecordBatch returns the rows appended so far as a batch and resets the
+// Builder for the next one, keeping its column builders. The caller must
+// Release the batch.
+func (b *Builder) NewRecordBatch() arrow.RecordBatch {
+	rec := b.rb.NewRecordBatch()
+	b.rows = 0
+	b.bytes = 0
+	b.mismatched = 0
+	return rec
+}
+
+// Release frees the column builders (and any rows not yet taken as a batch).
+func (b *Builder) Release() { b.rb.Release() }
+
+// compile returns the appender of node n writing into builder ab.
+func (b *Builder) compile(n *plan.Node, ab array.Builder) func(*plan.Record) {
+	switch {
+	case n.Kind == plan.KindJSON:
+		return b.compileJSON(n, ab.(*array.StringBuilder))
+	case n.Kind == plan.KindObject:
+		return b.compileObject(n, ab.(*array.StructBuilder))
+	case n.Kind == plan.KindList && len(n.Items) > 0:
+		return b.compileItems(n, ab.(*array.ListBuilder))
+	case n.Kind == plan.KindList && n.Leaf():
+		return b.compileWholeList(n, ab.(*array.ListBuilder))
+	case n.Kind == plan.KindList:
+		// A list with neither items nor a slot holds nothing the mapping sets.
+		lb := ab.(*array.ListBuilder)
+		return func(*plan.Record) { lb.AppendNull() }
+	case n.Leaf():
+		app := b.scalar(n.Kind, ab)
+		slot := n.Slot
+		return func(r *plan.Record) { app(&r.Values[slot]) }
+	}
+	// A scalar node without a slot: always null, but present in the schema.
+	return func(*plan.Record) { ab.AppendNull() }
+}
+
+func (b *Builder) compileObject(n *plan.Node, sb *array.StructBuilder) func(*plan.Record) {
+	kids := make([]func(*plan.Record), len(n.Children))
+	for i, c := range n.Children {
+		kids[i] = b.compile(c, sb.FieldBuilder(i))
+	}
+	slots := leafSlots(n, nil)
+	return func(r *plan.Record) {
+		if !anySet(r, slots) {
+			sb.AppendNull() // appends a null to every child too
+			return
+		}
+		sb.Append(true)
+		for _, k := range kids {
+			k(r)
+		}
+	}
+}
+
+// compileItems handles a list set by index: one appender per item, all
+// writing into the list's one value builder.
+func (b *Builder) compileItems(n *plan.Node, lb *array.ListBuilder) func(*plan.Record) {
+	vb := lb.ValueBuilder()
+	type item struct {
+		app   func(*plan.Record)
+		slots []int
+	}
+	items := make([]item, len(n.Items))
+	for i, it := range n.Items {
+		items[i] = item{app: b.compile(it, vb), slots: leafSlots(it, nil)}
+	}
+	return func(r *plan.Record) {
+		last := -1
+		for i := len(items) - 1; i >= 0; i-- {
+			if anySet(r, items[i].slots) {
+				last = i
+				break
+			}
+		}
+		if last < 0 {
+			lb.AppendNull()
+			b.bytes += 4
+			return
+		}
+		lb.Append(true)
+		b.bytes += 4
+		for i := 0; i <= last; i++ {
+			items[i].app(r) // a missing item appends a null element
+		}
+	}
+}
+
+// compileWholeList handles a list set as a whole by one rule: its slot holds
+// a plan.List of scalars.
+func (b *Builder) compileWholeList(n *plan.Node, lb *array.ListBuilder) func(*plan.Record) {
+	slot := n.Slot
+	vb := lb.ValueBuilder()
+	var elem func(*plan.Value)
+	if n.Elem != nil && n.Elem.Kind != plan.KindObject && n.Elem.Kind != plan.KindList {
+		elem = b.scalar(n.Elem.Kind, vb)
+	} else if n.Elem == nil {
+		elem = b.scalar(plan.KindString, vb)
+	}
+	return func(r *plan.Record) {
+		v := &r.Values[slot]
+		b.bytes += 4
+		switch {
+		case v.Kind == plan.Null:
+			lb.AppendNull()
+		case v.Kind == plan.List && elem != nil:
+			lb.Append(true)
+			for i := range v.List {
+				elem(&v.List[i])
+			}
+		default:
+			lb.AppendNull()
+			b.mismatched++
+		}
+	}
+}
+
+// compileJSON writes a json_t node as one JSON string. A node with Children
+// (unmapped.theme, unmapped.age) is one object of its children's values.
+func (b *Builder) compileJSON(n *plan.Node, sb *array.StringBuilder) func(*plan.Record) {
+	enc := b.jsonEncoder(n)
+	return func(r *plan.Record) {
+		buf, ok, err := enc(b.scratch[:0], r)
+		b.scratch = buf[:0]
+		if err != nil {
+			b.mismatched++
+			ok = false
+		}
+		if !ok {
+			sb.AppendNull()
+			b.bytes += 4
+			return
+		}
+		sb.BinaryBuilder.Append(buf) // copies buf into the column
+		b.bytes += int64(len(buf)) + 4
+	}
+}
+
+// jsonEncoder compiles the JSON encoding of a subtree. The encoder reports
+// false when nothing below n has a value (the JSON is then null).
+type jsonEnc func(dst []byte, r *plan.Record) ([]byte, bool, error)
+
+func (b *Builder) jsonEncoder(n *plan.Node) jsonEnc {
+	if len(n.Children) > 0 && (n.Kind == plan.KindObject || n.Kind == plan.KindJSON) {
+		type kid struct {
+			key []byte // `"name":`
+			enc jsonEnc
+		}
+		kids := make([]kid, len(n.Children))
+		names := make(map[string]bool, len(n.Children))
+		for i, c := range n.Children {
+			kids[i] = kid{key: append(appendJSONString(nil, c.Name), ':'), enc: b.jsonEncoder(c)}
+			names[c.Name] = true
+		}
+		slot := n.Slot
+		return func(dst []byte, r *plan.Record) ([]byte, bool, error) {
+			start := len(dst)
+			dst = append(dst, '{')
+			wrote := false
+			// A json_t node set as a whole and by key: the whole value's keys
+			// first (sorted), then the keyed children, which win.
+			if slot >= 0 {
+				if m, ok := r.Values[slot].JSON.(map[string]any); ok && r.Values[slot].Kind == plan.JSON {
+					var err error
+					for _, k := range sortedKeys(m) {
+						if names[k] {
+							continue
+						}
+						if wrote {
+							dst = append(dst, ',')
+						}
+						dst = appendJSONString(dst, k)
+						dst = append(dst, ':')
+						if dst, err = appendJSON(dst, m[k]); err != nil {
+							return dst[:start], false, err
+						}
+						wrote = true
+					}
+				}
+			}
+			for _, k := range kids {
+				mark := len(dst)
+				if wrote {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, k.key...)
+				var ok bool
+				var err error
+				dst, ok, err = k.enc(dst, r)
+				if err != nil {
+					return dst[:start], false, err
+				}
+				if !ok {
+					dst = dst[:mark]
+					continue
+				}
+				wrote = true
+			}
+			if !wrote {
+				return dst[:start], false, nil
+			}
+			return append(dst, '}'), true, nil
+		}
+	}
+	if n.Kind == plan.KindList && len(n.Items) > 0 {
+		items := make([]jsonEnc, len(n.Items))
+		for i, it := range n.Items {
+			items[i] = b.jsonEncoder(it)
+		}
+		return func(dst []byte, r *plan.Record) ([]byte, bool, error) {
+			start := len(dst)
+			dst = append(dst, '[')
+			lastLen := -1 // length of dst after the last present item
+			for i, enc := range items {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				var ok bool
+				var err error
+				if dst, ok, err = enc(dst, r); err != nil {
+					return dst[:start], false, err
+				}
+				if !ok {
+					dst = append(dst, "null"...)
+					continue
+				}
+				lastLen = len(dst)
+			}
+			if lastLen < 0 {
+				return dst[:start], false, nil
+			}
+			return append(dst[:lastLen], ']'), true, nil
+		}
+	}
+	if !n.Leaf() {
+		return func(dst []byte, _ *plan.Record) ([]byte, bool, error) { return dst, false, nil }
+	}
+	slot := n.Slot
+	kind := n.Kind
+	if kind == plan.KindList && n.Elem != nil {
+		kind = n.Elem.Kind
+	}
+	return func(dst []byte, r *plan.Record) ([]byte, bool, error) {
+		v := &r.Values[slot]
+		if v.Kind == plan.Null {
+			return dst, false, nil
+		}
+		start := len(dst)
+		dst, err := appendValueJSON(dst, kind, v)
+		if err != nil {
+			return dst[:start], false, err
+		}
+		return dst, true, nil
+	}
+}
+
+// scalar returns the appender of one scalar value into a column of the given
+// kind. Values of a neighbouring kind are converted where that loses nothing
+// (an integral Float into a long column, a number into a string column);
+// anything else is a null and counted in Mismatched.
+func (b *Builder) scalar(kind plan.Kind, ab array.Builder) func(*plan.Value) {
+	switch kind {
+	case plan.KindString:
+		sb := ab.(*array.StringBuilder)
+		return func(v *plan.Value) {
+			switch v.Kind {
+			case plan.String:
+				sb.Append(v.Str)
+				b.bytes += int64(len(v.Str)) + 4
+				return
+			case plan.Null:
+			case plan.Int:
+				b.scratch = strconv.AppendInt(b.scratch[:0], v.Int, 10)
+				sb.BinaryBuilder.Append(b.scratch)
+				b.bytes += int64(len(b.scratch)) + 4
+				return
+			case plan.Float:
+				b.scratch = appendJSONFloat(b.scratch[:0], v.Float)
+				sb.BinaryBuilder.Append(b.scratch)
+				b.bytes += int64(len(b.scratch)) + 4
+				return
+			case plan.Bool:
+				sb.Append(strconv.FormatBool(v.Int != 0))
+				b.bytes += 9
+				return
+			default:
+				b.mismatched++
+			}
+			sb.AppendNull()
+			b.bytes += 4
+		}
+	case plan.KindJSON:
+		sb := ab.(*array.StringBuilder)
+		return func(v *plan.Value) {
+			if v.Kind != plan.Null {
+				buf, err := appendValueJSON(b.scratch[:0], plan.KindJSON, v)
+				b.scratch = buf
+				if err == nil {
+					sb.BinaryBuilder.Append(buf)
+					b.bytes += int64(len(buf)) + 4
+					return
+				}
+				b.mismatched++
+			}
+			sb.AppendNull()
+			b.bytes += 4
+		}
+	case plan.KindInt:
+		ib := ab.(*array.Int32Builder)
+		return func(v *plan.Value) {
+			b.bytes += 4
+			if i, ok := b.integer(v); ok && i >= math.MinInt32 && i <= math.MaxInt32 {
+				ib.Append(int32(i))
+				return
+			} else if ok {
+				b.mismatched++
+			}
+			ib.AppendNull()
+		}
+	case plan.KindLong:
+		ib := ab.(*array.Int64Builder)
+		return func(v *plan.Value) {
+			b.bytes += 8
+			if i, ok := b.integer(v); ok {
+				ib.Append(i)
+				return
+			}
+			ib.AppendNull()
+		}
+	case plan.KindDatetime:
+		tb := ab.(*array.TimestampBuilder)
+		return func(v *plan.Value) {
+			b.bytes += 8
+			if i, ok := b.integer(v); ok {
+				tb.Append(arrow.Timestamp(i))
+				return
+			}
+			tb.AppendNull()
+		}
+	case plan.KindFloat:
+		fb := ab.(*array.Float64Builder)
+		return func(v *plan.Value) {
+			b.bytes += 8
+			switch v.Kind {
+			case plan.Float:
+				fb.Append(v.Float)
+				return
+			case plan.Int:
+				fb.Append(float64(v.Int))
+				return
+			case plan.Null:
+			default:
+				b.mismatched++
+			}
+			fb.AppendNull()
+		}
+	case plan.KindBool:
+		bb := ab.(*array.BooleanBuilder)
+		return func(v *plan.Value) {
+			b.bytes++
+			switch v.Kind {
+			case plan.Bool, plan.Int:
+				bb.Append(v.Int != 0)
+				return
+			case plan.Null:
+			default:
+				b.mismatched++
+			}
+			bb.AppendNull()
+		}
+	}
+	// Objects and lists as list elements of a whole-list leaf: the plan
+	// does not produce them (Value.List holds scalars).
+	return func(v *plan.Value) {
+		if v.Kind != plan.Null {
+			b.mismatched++
+		}
+		ab.AppendNull()
+	}
+}
+
+// integer reads an integer-valued Value; ok is false for null and for kinds
+// that do not hold an integer (counted as mismatched).
+func (b *Builder) integer(v *plan.Value) (int64, bool) {
+	switch v.Kind {
+	case plan.Int, plan.Bool:
+		return v.Int, true
+	case plan.Float:
+		if v.Float == math.Trunc(v.Float) && math.Abs(v.Float) < 1<<63 {
+			return int64(v.Float), true
+		}
+	case plan.Null:
+		return 0, false
+	}
+	b.mismatched++
+	return 0, false
+}
+
+// leafSlots appends the slots of every leaf at or below n.
+func leafSlots(n *plan.Node, dst []int) []int {
+	if n.Leaf() {
+		dst = append(dst, n.Slot)
+	}
+	for _, c := range n.Children {
+		dst = leafSlots(c, dst)
+	}
+	for _, it := range n.Items {
+		dst = leafSlots(it, dst)
+	}
+	return dst
+}
+
+func anySet(r *plan.Record, slots []int) bool {
+	for _, s := range slots {
+		if r.Values[s].Kind != plan.Null {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,405 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DeliverOptions tune a Deliverer. The zero value works.
+type DeliverOptions struct {
+	// KeyPrefix, when set, is the folder every key must be under (the
+	// integration's KeyPrefix): a file elsewhere is refused, not uploaded
+	// where the custom source's role may not write.
+	KeyPrefix string
+	// StateDir holds the integration status; empty keeps no status.
+	StateDir string
+	// Attempts is how many times one file is tried in all when the
+	// destination is unreachable or failing (default 8); each try already
+	// includes the SDK's own retries. Backoff between tries doubles from
+	// MinBackoff (default 1s) up to MaxBackoff (default 30s), with jitter.
+	Attempts   int
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// Workers is how many files Deliver sends at once (default 4).
+	Workers int
+	Logger  *slog.Logger // default slog.Default()
+}
+
+// Report counts one Deliver call or one Uploader's files.
+type Report struct {
+	Objects int64 // files delivered and removed from staging
+	Bytes   int64
+	Failed  int64 // files left in staging after every attempt failed
+}
+
+// Deliverer moves finished files from staging to a Destination: upload with
+// retries, then remove the staged file, then record the status. It is safe
+// for concurrent use.
+type Deliverer struct {
+	dst     Destination
+	o       DeliverOptions
+	log     *slog.Logger
+	book    *statusBook
+	started time.Time
+
+	mu       sync.Mutex
+	inflight map[string]struct{} // staged paths being delivered: a file found twice goes up once
+
+	afterPut func(key string) // test hook: runs after a successful Put, before removal
+}
+
+// NewDeliverer returns a Deliverer to dst.
+func NewDeliverer(dst Destination, o DeliverOptions) *Deliverer {
+	if o.Attempts <= 0 {
+		o.Attempts = 8
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Deliverer{
+		dst:      dst,
+		o:        o,
+		log:      log.With("destination", dst.String()),
+		book:     bookFor(o.StateDir),
+		started:  time.Now().UTC(),
+		inflight: map[string]struct{}{},
+	}
+}
+
+// Upload delivers one finished file: localPath goes up as relKey
+// (slash-separated, under KeyPrefix), and is removed once the destination
+// confirms it. Transient failures are retried; a file that still fails stays
+// where it is, for the next run. A file already gone (delivered by another
+// worker or process) is not an error.
+func (d *Deliverer) Upload(ctx context.Context, relKey, localPath string) error {
+	_, _, err := d.upload(ctx, relKey, localPath)
+	return err
+}
+
+// upload returns the bytes delivered and whether this call did the work
+// (false when another worker already has the file).
+func (d *Deliverer) upload(ctx context.Context, key, localPath string) (int64, bool, error) {
+	if err := validKey(key); err != nil {
+		return 0, true, d.failed(key, err)
+	}
+	if !strings.HasPrefix(key, d.o.KeyPrefix) {
+		return 0, true, d.failed(key, fmt.Errorf("%s is outside the integration's prefix %s: the lake writer must stage files under it", key, d.o.KeyPrefix))
+	}
+	if !d.claim(localPath) {
+		return 0, false, nil
+	}
+	defer d.release(localPath)
+
+	var n int64
+	var err error
+	for attempt := 1; ; attempt++ {
+		begin := time.Now()
+		n, err = d.dst.Put(ctx, key, localPath)
+		if err == nil {
+			d.log.Debug("delivered", "key", key, "bytes", n, "took", time.Since(begin).Round(time.Millisecond))
+			break
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			// Delivered and removed by an earlier run or another process.
+			return 0, false, nil
+		}
+		if !retryable(err) || attempt >= d.o.Attempts || ctx.Err() != nil {
+			return 0, true, d.failed(key, err)
+		}
+		wait := d.backoff(attempt)
+		d.log.Warn("upload failed, retrying", "key", key, "attempt", attempt, "of", d.o.Attempts, "in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return 0, true, d.failed(key, fmt.Errorf("upload %s: %w (last error: %v)", key, ctx.Err(), err))
+		}
+	}
+	if d.afterPut != nil {
+		d.afterPut(key)
+	}
+	if err := os.Remove(localPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// The object is stored; a next run uploads the file again to the
+		// same key, which overwrites rather than duplicates.
+		d.log.Warn("delivered but could not remove the staged file", "path", localPath, "err", err)
+	}
+	d.record(n)
+	return n, true, nil
+}
+
+func (d *Deliverer) backoff(attempt int) time.Duration {
+	b := d.o.MinBackoff << min(attempt-1, 20)
+	if b <= 0 || b > d.o.MaxBackoff {
+		b = d.o.MaxBackoff
+	}
+	// Jitter between half and all of b, so workers retry apart.
+	return b/2 + rand.N(b/2+1)
+}
+
+func (d *Deliverer) claim(p string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, busy := d.inflight[p]; busy {
+		return false
+	}
+	d.inflight[p] = struct{}{}
+	return true
+}
+
+func (d *Deliverer) release(p string) {
+	d.mu.Lock()
+	delete(d.inflight, p)
+	d.mu.Unlock()
+}
+
+func (d *Deliverer) record(n int64) {
+	now := time.Now().UTC()
+	err := d.book.update(func(st *Status) {
+		if st.LastDelivery == nil || !st.LastDelivery.Started.Equal(d.started) {
+			st.LastDelivery = &Delivery{Started: d.started}
+		}
+		st.LastDelivery.Objects++
+		st.LastDelivery.Bytes += n
+		st.LastDelivery.Last = now
+		st.Total.Objects++
+		st.Total.Bytes += n
+		st.UpdatedAt = now
+		st.State = Success
+		st.Reason, st.Kind, st.FailedAt = "", "", time.Time{}
+	})
+	if err != nil {
+		d.log.Warn("could not update the integration status", "err", err)
+	}
+}
+
+func (d *Deliverer) failed(key string, err error) error {
+	d.log.Error("delivery failed; the file stays staged for the next run", "key", key, "err", err)
+	now := time.Now().UTC()
+	if serr := d.book.update(func(st *Status) {
+		st.UpdatedAt = now
+		st.fail(now, err)
+	}); serr != nil {
+		d.log.Warn("could not update the integration status", "err", serr)
+	}
+	return err
+}
+
+// Deliver uploads every complete file under stagingDir to the same relative
+// key, oldest partition first, Workers at a time, and removes emptied
+// partition folders. Files being written (a leading "." or a .tmp suffix)
+// are left alone. The error joins every file's failure.
+func (d *Deliverer) Deliver(ctx context.Context, stagingDir string) (Report, error) {
+	u, err := d.Start(ctx, stagingDir, d.o.Workers)
+	if err != nil {
+		return Report{}, err
+	}
+	r, err := u.Close()
+	pruneEmpty(stagingDir)
+	return r, err
+}
+
+type staged struct{ key, path string }
+
+// scanStaging lists the complete files under stagingDir as (key, path) pairs in
+// key order; a missing folder holds none.
+func scanStaging(stagingDir string) ([]staged, error) {
+	var files []staged
+	err := filepath.WalkDir(stagingDir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if p == stagingDir && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if !e.Type().IsRegular() || isTemp(e.Name()) {
+			return nil
+		}
+		rel, err := filepath.Rel(stagingDir, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, staged{key: filepath.ToSlash(rel), path: p})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan staging %s: %w", stagingDir, err)
+	}
+	slices.SortFunc(files, func(a, b staged) int { return strings.Compare(a.key, b.key) })
+	return files, nil
+}
+
+// Staged counts the complete files waiting in stagingDir.
+func Staged(stagingDir string) (Counts, error) {
+	files, err := scanStaging(stagingDir)
+	var c Counts
+	for _, f := range files {
+		if fi, err := os.Stat(f.path); err == nil {
+			c.Objects++
+			c.Bytes += fi.Size()
+		}
+	}
+	return c, err
+}
+
+// isTemp reports a file still being written: the lake writer writes
+// ".<name>.tmp" and renames it when complete.
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp")
+}
+
+// pruneEmpty removes emptied partition folders below root, deepest first.
+func pruneEmpty(root string) {
+	var dirs []string
+	filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && e.IsDir() && p != root {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i]) // fails, harmlessly, when not empty
+	}
+}
+
+// Uploader delivers files in the background while the lake writer produces
+// them: Submit each finished file, Close to wait for the rest.
+type Uploader struct {
+	d   *Deliverer
+	ctx context.Context
+
+	mu      sync.RWMutex // Submit holds it shared; Close exclusively to close ch
+	closed  bool
+	ch      chan staged
+	pending []staged // left by an earlier run: taken before anything submitted
+	pmu     sync.Mutex
+
+	wg     sync.WaitGroup
+	rmu    sync.Mutex
+	report Report
+	errs   []error
+}
+
+// Start scans stagingDir for files an earlier run left behind (none when
+// stagingDir is ""), and starts workers that deliver those first, then each
+// submitted file. Cancelling ctx stops the workers; unsent files stay staged.
+func (d *Deliverer) Start(ctx context.Context, stagingDir string, workers int) (*Uploader, error) {
+	if workers <= 0 {
+		workers = d.o.Workers
+	}
+	u := &Uploader{d: d, ctx: ctx, ch: make(chan staged, workers)}
+	if stagingDir != "" {
+		left, err := scanStaging(stagingDir)
+		if err != nil {
+			return nil, err
+		}
+		if len(left) > 0 {
+			d.log.Info("delivering staged files", "files", len(left))
+		}
+		u.pending = left
+	}
+	u.wg.Add(workers)
+	for range workers {
+		go u.work()
+	}
+	return u, nil
+}
+
+// Submit queues one finished file. It blocks while every worker is busy and
+// the queue is full, and fails after Close or once ctx is done.
+func (u *Uploader) Submit(ctx context.Context, relKey, localPath string) error {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.closed {
+		return errors.New("submit after Close")
+	}
+	select {
+	case u.ch <- staged{key: relKey, path: localPath}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-u.ctx.Done():
+		return u.ctx.Err()
+	}
+}
+
+// Close stops taking files, waits until every queued file is delivered or
+// has failed, and returns what this Uploader did. The error joins each
+// failed file's error; the status is left Failed when any file failed.
+func (u *Uploader) Close() (Report, error) {
+	u.mu.Lock()
+	if !u.closed {
+		u.closed = true
+		close(u.ch)
+	}
+	u.mu.Unlock()
+	u.wg.Wait()
+	u.rmu.Lock()
+	defer u.rmu.Unlock()
+	if len(u.errs) > 0 {
+		last := u.errs[len(u.errs)-1]
+		if err := u.d.book.update(func(st *Status) { st.fail(time.Now().UTC(), last) }); err != nil {
+			u.d.log.Warn("could not update the integration status", "err", err)
+		}
+	}
+	return u.report, errors.Join(u.errs...)
+}
+
+func (u *Uploader) next() (staged, bool) {
+	u.pmu.Lock()
+	if len(u.pending) > 0 {
+		f := u.pending[0]
+		u.pending = u.pending[1:]
+		u.pmu.Unlock()
+		return f, true
+	}
+	u.pmu.Unlock()
+	select {
+	case f, ok := <-u.ch:
+		return f, ok
+	case <-u.ctx.Done():
+		return staged{}, false
+	}
+}
+
+func (u *Uploader) work() {
+	defer u.wg.Done()
+	for {
+		f, ok := u.next()
+		if !ok {
+			return
+		}
+		n, did, err := u.d.upload(u.ctx, f.key, f.path)
+		if !did {
+			continue
+		}
+		u.rmu.Lock()
+		if err != nil {
+			u.report.Failed++
+			u.errs = append(u.errs, err)
+		} else {
+			u.report.Objects++
+			u.report.Bytes += n
+		}
+		u.rmu.Unlock()
+	}
+}
