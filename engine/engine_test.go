@@ -5,16 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ocsfmap/ocsfmap/engine/alertgen"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
 	"github.com/ocsfmap/ocsfmap/engine/source"
-	"github.com/ocsfmap/ocsfmap/engine/alertgen"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")

@@ -26,13 +26,13 @@ type rule struct {
 	template []segment
 	// templateProg renders the whole template in one run.
 	templateProg *exprenv.Program
-	lookup   *lookupTable
-	keyProg  *exprenv.Program
-	def      *Value
-	when     *exprenv.Program
-	always   bool // never null: a static value, or a lookup with a default
-	idx      int  // position in Plan.rules
-	enumSafe bool // values proven to be in the attribute's enum at load time
+	lookup       *lookupTable
+	keyProg      *exprenv.Program
+	def          *Value
+	when         *exprenv.Program
+	always       bool // never null: a static value, or a lookup with a default
+	idx          int  // position in Plan.rules
+	enumSafe     bool // values proven to be in the attribute's enum at load time
 }
 
 // segment is a piece of a template: literal text or an expression.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -39,9 +40,10 @@ const maxDepth = 10000
 // Use one per goroutine.
 //
 // Strings it returns are copied out of the record into chunks of an internal
-// arena (one allocation per few kilobytes of text instead of one per string),
-// so they stay valid after the record's bytes are reused; a retained string
-// keeps its chunk (at most arenaChunk bytes) alive.
+// arena (one allocation per 8 KB of text instead of one per string), so they
+// stay valid after the record's bytes are reused; a retained string keeps its
+// chunk alive. Likewise the interfaces holding strings and float64s point into
+// shared slabs (see box.go): extracting ~35 fields costs ~2 allocations.
 type Extractor struct {
 	fields []string
 	root   *node
@@ -162,7 +164,7 @@ func (t *keyTable) find(k []byte) *node {
 }
 
 // Fields returns the fields the Extractor was built with, in dst order.
-func (e *Extractor) Fields() []string { return e.fields }
+func (e *Extractor) Fields() []string { return slices.Clone(e.fields) }
 
 // SetNumberMode selects how numbers are returned; the default is Float64.
 func (e *Extractor) SetNumberMode(m NumberMode) { e.mode = m }
@@ -676,6 +678,11 @@ func (e *Extractor) numberValue(i, end int, isInt, big bool) (any, error) {
 	case Lossless:
 		if isInt && !exactInt(lit) {
 			return json.Number(e.intern(lit)), nil
+		}
+		if isInt {
+			if f, ok := smallInt(lit); ok {
+				return e.box.float(f), nil
+			}
 		}
 		f, err := e.float(i, end)
 		if err != nil {

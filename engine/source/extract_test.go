@@ -267,3 +267,27 @@ func TestSpecial(t *testing.T) {
 		}
 	}
 }
+
+// Values nobody maps are validated without allocating.
+func TestExtractSkipDoesNotAllocate(t *testing.T) {
+	a := sampleAlert()
+	e := NewExtractor([]string{"not_there", "nor.this"})
+	dst := make([]any, 2)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := e.Extract(a, dst); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Extract of absent fields: %v allocs per record, want 0", n)
+	}
+	// Scalars come from the arena and box slabs: far less than one allocation each.
+	e = NewExtractor([]string{"alert_id", "risk", "age", "account_id", "alert_created_dt", "exposed"})
+	dst = make([]any, 6)
+	if n := testing.AllocsPerRun(1000, func() {
+		if err := e.Extract(a, dst); err != nil {
+			t.Fatal(err)
+		}
+	}); n >= 1 {
+		t.Errorf("Extract of 6 scalars: %v allocs per record, want < 1", n)
+	}
+}

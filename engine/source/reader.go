@@ -62,8 +62,10 @@ const (
 // first non-blank byte is '[', otherwise NDJSON (one record per line, blank
 // lines skipped, CRLF accepted). A single object file is one record, even when
 // pretty-printed over many lines: when the first line opens a value it does
-// not close and ends with '{', '[' or ',', the input is read as a sequence of
-// JSON values instead of lines.
+// not close and ends with '{' or '[' (as pretty-printers write it), the input
+// is read as a sequence of JSON values, each possibly spanning lines, instead
+// of lines. (A truncated first NDJSON line that happens to end with '{' is
+// then misread; the resulting *SyntaxError says where.)
 //
 // Next never parses a record: in NDJSON a malformed line is returned as a
 // record like any other, so the Extractor rejects it and the stream goes on.
@@ -299,8 +301,8 @@ func opensValue(line []byte) bool {
 	if len(line) == 0 {
 		return false
 	}
-	if last := line[len(line)-1]; last != '{' && last != '[' && last != ',' {
-		return false
+	if last := line[len(line)-1]; last != '{' && last != '[' {
+		return false // pretty-printers (jq, json.dumps, MarshalIndent) end it with an opener
 	}
 	depth, inStr := 0, false
 	for i := 0; i < len(line); i++ {
