@@ -1,0 +1,77 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+)
+
+// TestShippedMappingsMatchFormatSchema checks the editor schema of the
+// mapping format (schemas/mapping/v1.schema.json) against the shipped
+// mappings, and that it rejects what the loader rejects.
+func TestShippedMappingsMatchFormatSchema(t *testing.T) {
+	schemaFile, _ := filepath.Abs("../../schemas/mapping/v1.schema.json")
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../../mappings/*/*.yaml")
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.yaml") {
+			continue
+		}
+		n++
+		if err := sch.Validate(yamlDoc(t, mustRead(t, f))); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if n < 3 {
+		t.Fatalf("found %d mappings", n)
+	}
+	for _, bad := range []string{
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {from: x, value: 1}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {valeu: 1}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfeilds: {}",
+		"format: ocsfmap/v2\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {from: x}}",
+	} {
+		if sch.Validate(yamlDoc(t, []byte(bad))) == nil {
+			t.Errorf("format schema accepts:\n%s", bad)
+		}
+		if _, diags := Parse("bad.yaml", []byte(bad)); !diags.HasErrors() {
+			t.Errorf("loader accepts:\n%s", bad)
+		}
+	}
+}
+
+func mustRead(t *testing.T, f string) []byte {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// yamlDoc converts YAML to the generic JSON value the validator takes.
+func yamlDoc(t *testing.T, src []byte) any {
+	var v any
+	if err := yaml.Unmarshal(src, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
