@@ -208,9 +208,8 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 	if opts.TimeSlot < 0 || opts.TimeSlot >= n {
 		return nil, fmt.Errorf("lake: TimeSlot %d out of range [0,%d)", opts.TimeSlot, n)
 	}
-	if opts.RegionSlot >= n || opts.AccountSlot >= n {
-		return nil, fmt.Errorf("lake: region/account slot out of range [0,%d)", n)
-	}
+	// Region and account may live in slots past the tree's: a plan's
+	// partition rules fill slots that are not written to the record.
 	if opts.DefaultRegion != "" {
 		v, err := sanitizeValue("region", opts.DefaultRegion)
 		if err != nil {
@@ -305,7 +304,7 @@ func (w *Writer) Write(rec *plan.Record) error {
 // value reads and sanitizes a region or account slot; empty → default.
 func (w *Writer) value(rec *plan.Record, slot int, field, def string) (string, error) {
 	var s string
-	if slot >= 0 {
+	if slot >= 0 && slot < len(rec.Values) {
 		v := &rec.Values[slot]
 		switch v.Kind {
 		case plan.String:

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/spec"
 )
 
 // derivation fills a leaf from other leaves once the rules have run.
@@ -340,31 +341,45 @@ func (c *compiler) layout() {
 	}
 }
 
-// partition resolves the partition attributes and the time slot.
+// partition resolves the partition values and the time slot. A partition
+// value is an output attribute's slot, or the slot of a rule of its own
+// that writes no attribute.
 func (c *compiler) partition() {
 	if r, ok := c.byPath["time"]; ok {
 		c.p.timeSlot = r.target.Slot
 	}
-	for i, s := range []struct {
-		str  string
-		pos  diag.Pos
-		name string
-	}{{c.m.Partition.Region.Value, c.m.Partition.Region.Pos, "region"}, {c.m.Partition.Account.Value, c.m.Partition.Account.Pos, "account"}} {
-		if s.str == "" {
+	for i, pv := range []spec.PartitionValue{c.m.Partition.Region, c.m.Partition.Account} {
+		name := [2]string{"region", "account"}[i]
+		if pv.Rule != nil {
+			c.p.partition[i] = c.partitionRule(pv.Rule)
 			continue
 		}
-		r, ok := c.byPath[s.str]
+		if pv.Path.Value == "" {
+			continue
+		}
+		r, ok := c.byPath[pv.Path.Value]
 		if !ok || r.target.Slot < 0 {
-			d := c.errorf("M311", s.pos, "partition %s names %s, which no rule sets", s.name, s.str)
-			d.Suggest = diag.Suggest(s.str, c.mappedPaths())
+			d := c.errorf("M311", pv.Path.Pos, "partition %s names %s, which no rule sets", name, pv.Path.Value)
+			d.Suggest = diag.Suggest(pv.Path.Value, c.mappedPaths())
 			continue
 		}
 		if r.target.Kind != KindString {
-			c.errorf("M311", s.pos, "partition %s must be a string attribute; %s is %s", s.name, s.str, r.target.OCSFType)
+			c.errorf("M311", pv.Path.Pos, "partition %s must be a string attribute; %s is %s", name, pv.Path.Value, r.target.OCSFType)
 			continue
 		}
 		c.p.partition[i] = r.target.Slot
 	}
+}
+
+// partitionRule compiles a partition rule onto a leaf outside the output
+// tree: its value reaches the lake writer, not the record.
+func (c *compiler) partitionRule(f *spec.Field) int {
+	leaf := &Node{Name: f.Path.Value, Path: f.Path.Value, Kind: KindString, OCSFType: "string_t", Slot: c.tree.claim()}
+	r := &rule{target: leaf, path: f.Path.Value, pos: f.Pos, spec: f, idx: len(c.p.rules)}
+	c.compileRule(r, f)
+	c.p.rules = append(c.p.rules, r)
+	c.p.slots = c.tree.slots
+	return leaf.Slot
 }
 
 func (c *compiler) mappedPaths() []string {

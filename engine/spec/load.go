@@ -120,8 +120,8 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 		"ocsf":        func(_, v *yaml.Node) { p.target(v, &m.OCSF) },
 		"partition": func(_, v *yaml.Node) {
 			p.keys(v, "partition", map[string]func(k, v *yaml.Node){
-				"region":  func(_, v *yaml.Node) { m.Partition.Region = p.str(v, "partition.region") },
-				"account": func(_, v *yaml.Node) { m.Partition.Account = p.str(v, "partition.account") },
+				"region":  func(k, v *yaml.Node) { m.Partition.Region = p.partitionValue(k, v) },
+				"account": func(k, v *yaml.Node) { m.Partition.Account = p.partitionValue(k, v) },
 			})
 		},
 		"on_error": func(_, v *yaml.Node) { m.OnError = p.str(v, "on_error") },
@@ -157,6 +157,16 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 		d := p.errorf("M103", m.OnError.Pos, "on_error must be dead_letter, null_field or fail, not %q", m.OnError.Value)
 		d.Suggest = diag.Suggest(m.OnError.Value, []string{"dead_letter", "null_field", "fail"})
 	}
+}
+
+// partitionValue reads an OCSF path, or a rule written like a field's.
+func (p *parser) partitionValue(k, v *yaml.Node) PartitionValue {
+	if v.Kind == yaml.MappingNode {
+		f := &Field{Path: Str{Value: "partition." + k.Value, Pos: p.pos(k)}, Pos: p.pos(v)}
+		p.field(v, f)
+		return PartitionValue{Rule: f}
+	}
+	return PartitionValue{Path: p.str(v, "partition."+k.Value)}
 }
 
 func (p *parser) target(n *yaml.Node, t *Target) {

@@ -37,10 +37,19 @@ type Target struct {
 	ProfilesSet bool
 }
 
-// Partition names the output attributes that give the Security Lake partition values.
+// Partition says where the Security Lake partition values come from: an
+// output attribute (cloud.region), or a rule of their own whose value is not
+// written to the record (AWS asks for external_<id> as the account of
+// records from other clouds).
 type Partition struct {
-	Region  Str // OCSF path, e.g. cloud.region
-	Account Str // OCSF path, e.g. cloud.account.uid
+	Region  PartitionValue
+	Account PartitionValue
+}
+
+// PartitionValue is an OCSF path or a rule.
+type PartitionValue struct {
+	Path Str    // OCSF path, e.g. cloud.account.uid
+	Rule *Field // or a rule over the source alert
 }
 
 // Lookup is a named conversion table, e.g. alert_status -> activity_id.
