@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine/filter"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
@@ -199,60 +201,111 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 }
 
 // readInputs splits the inputs into batches of raw records (copied, so the
-// reader's buffer can move on).
+// reader's buffer can move on). Reading happens on a goroutine of its own:
+// a read blocked on an endless stream must not keep a batch of records that
+// already arrived from the sink (idle flush), nor a cancelled run from
+// finishing (the blocked read is abandoned; the process is ending).
 func readInputs(ctx context.Context, inputs []Input, out chan<- *batch) error {
 	defer close(out)
+	items := make(chan item, 4*batchSize)
+	errc := make(chan error, 1)
+	var read atomic.Int64
+	go func() {
+		defer close(items)
+		errc <- scanInputs(ctx, inputs, items, &read)
+	}()
 	seq := 0
 	cur := &batch{}
+	var counted int64
 	flush := func() {
-		if len(cur.items) > 0 || cur.err != nil {
-			cur.seq = seq
-			seq++
-			out <- cur
-			cur = &batch{}
+		if len(cur.items) == 0 && cur.err == nil {
+			return
+		}
+		n := read.Load()
+		cur.bytes, counted = n-counted, n
+		cur.seq = seq
+		seq++
+		out <- cur
+		cur = &batch{}
+	}
+	idle := time.NewTimer(time.Hour)
+	defer idle.Stop()
+	for {
+		select {
+		case it, ok := <-items:
+			if !ok {
+				err := <-errc
+				var se *source.SyntaxError
+				if errors.As(err, &se) {
+					// The input's record boundaries are lost (a broken JSON
+					// array): what was read stands, the rest is reported.
+					cur.err, err = err, nil
+				}
+				flush()
+				return err
+			}
+			cur.items = append(cur.items, it)
+			if len(cur.items) == batchSize {
+				flush()
+			}
+			idle.Reset(idleFlush)
+		case <-idle.C:
+			flush()
+		case <-ctx.Done():
+			// Records already read are written; only a read still blocked
+			// on the input is abandoned.
+			for {
+				select {
+				case it, ok := <-items:
+					if ok {
+						cur.items = append(cur.items, it)
+						if len(cur.items) == batchSize {
+							flush()
+						}
+						continue
+					}
+				default:
+				}
+				break
+			}
+			flush()
+			return nil
 		}
 	}
+}
+
+// idleFlush is how long a partial batch waits for more records on a slow stream.
+const idleFlush = 100 * time.Millisecond
+
+// scanInputs reads every input in turn and sends its records.
+func scanInputs(ctx context.Context, inputs []Input, items chan<- item, read *atomic.Int64) error {
 	for _, in := range inputs {
 		rc, err := in.Open()
 		if err != nil {
-			flush()
 			return err // os errors name the file already
 		}
 		r := source.NewReader(in.Name, rc)
 		var before int64
-		for {
-			if ctx.Err() != nil {
-				r.Close()
-				rc.Close()
-				flush()
-				return nil
-			}
+		for ctx.Err() == nil {
 			rec, err := r.Next()
+			read.Add(r.Bytes() - before)
+			before = r.Bytes()
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				// The input's record boundaries are lost (a broken JSON array):
-				// what was read stands, the rest of this input is reported.
-				cur.err = fmt.Errorf("%s: %w", in.Name, err)
-				cur.bytes += r.Bytes() - before
 				r.Close()
 				rc.Close()
-				flush()
-				return nil
+				return err
 			}
-			cur.items = append(cur.items, item{input: in.Name, line: rec.Line, raw: append([]byte(nil), rec.Raw...)})
-			if len(cur.items) == batchSize {
-				cur.bytes += r.Bytes() - before
-				before = r.Bytes()
-				flush()
+			select {
+			case items <- item{input: in.Name, line: rec.Line, raw: append([]byte(nil), rec.Raw...)}:
+			case <-ctx.Done():
 			}
 		}
-		cur.bytes += r.Bytes() - before
 		r.Close()
 		rc.Close()
 	}
-	flush()
 	return nil
 }
 

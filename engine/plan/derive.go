@@ -351,7 +351,7 @@ func (c *compiler) partition() {
 	for i, pv := range []spec.PartitionValue{c.m.Partition.Region, c.m.Partition.Account} {
 		name := [2]string{"region", "account"}[i]
 		if pv.Rule != nil {
-			c.p.partition[i] = c.partitionRule(pv.Rule)
+			c.p.partition[i] = c.partitionRule(pv.Rule, c.partitionSlots[i])
 			continue
 		}
 		if pv.Path.Value == "" {
@@ -373,12 +373,11 @@ func (c *compiler) partition() {
 
 // partitionRule compiles a partition rule onto a leaf outside the output
 // tree: its value reaches the lake writer, not the record.
-func (c *compiler) partitionRule(f *spec.Field) int {
-	leaf := &Node{Name: f.Path.Value, Path: f.Path.Value, Kind: KindString, OCSFType: "string_t", Slot: c.tree.claim()}
+func (c *compiler) partitionRule(f *spec.Field, slot int) int {
+	leaf := &Node{Name: f.Path.Value, Path: f.Path.Value, Kind: KindString, OCSFType: "string_t", Slot: slot}
 	r := &rule{target: leaf, path: f.Path.Value, pos: f.Pos, spec: f, idx: len(c.p.rules)}
 	c.compileRule(r, f)
 	c.p.rules = append(c.p.rules, r)
-	c.p.slots = c.tree.slots
 	return leaf.Slot
 }
 

@@ -117,6 +117,7 @@ type compiler struct {
 	byPath  map[string]*rule // canonical path -> rule, for overrides of derived attributes
 
 	warned          map[string]bool // deprecations already reported
+	partitionSlots  [2]int          // slots reserved for partition rules
 	pendingRequired [][2]*Node      // (object, required attribute) checked per record
 	pendingEnum     []*rule         // rules whose values may fall outside their enum
 }
@@ -156,6 +157,13 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 		c.p.Policy = Fail
 	}
 	c.tree = newTreeBuilder(c.class.Name)
+	// Partition rules get the first slots, below every slot of the tree, so
+	// a consumer that sizes records by the tree still holds them.
+	for i, pv := range []spec.PartitionValue{m.Partition.Region, m.Partition.Account} {
+		if pv.Rule != nil {
+			c.partitionSlots[i] = c.tree.claim()
+		}
+	}
 	c.compileLookups()
 	for _, f := range m.Fields {
 		c.field(f)

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/ocsfmap/ocsfmap/engine/alertgen"
+	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
+)
+
+// bin is the ocsfmap binary, built once for every test that runs it.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ocsfmap-cli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "ocsfmap")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build ocsfmap: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const mapping110 = "../../mappings/zscaler-dspm/security_finding_1.1.0.yaml"
+
+// ocsfmap runs the binary and returns stdout, stderr and the exit status.
+func ocsfmap(t *testing.T, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func alerts(n int, seed uint64, days int) []byte {
+	g := alertgen.New(seed, alertgen.Options{Accounts: 20, Days: days})
+	var b []byte
+	for range n {
+		b = g.AppendNDJSON(b)
+	}
+	return b
+}
+
+func TestVetAndTestCommands(t *testing.T) {
+	out, _, code := ocsfmap(t, nil, "vet", "-q", "../../mappings/zscaler-dspm/security_finding_1.1.0.yaml",
+		"../../mappings/zscaler-dspm/security_finding_1.0.0-rc.2.yaml", "../../mappings/zscaler-dspm/data_security_finding_1.3.0.yaml")
+	if code != 0 || strings.Count(out, "ok ") != 3 {
+		t.Fatalf("vet shipped mappings: exit %d\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("format: ocsfmap/v1\nmapping: x\nversion: 1.0.0\nocsf: {version: 1.1.0, class: security_finding, profiles: [cloud]}\nfields:\n  finding.titel: {from: x}\n"), 0o644)
+	out, _, code = ocsfmap(t, nil, "vet", bad)
+	if code != 1 || !strings.Contains(out, "bad.yaml:6:3: error[M304]") || !strings.Contains(out, `did you mean "title"`) {
+		t.Fatalf("vet broken mapping: exit %d\n%s", code, out)
+	}
+	out, _, code = ocsfmap(t, nil, "test", "../../mappings")
+	if code != 0 || !strings.Contains(out, "0 failed") {
+		t.Fatalf("ocsfmap test: exit %d\n%s", code, out)
+	}
+	out, _, code = ocsfmap(t, nil, "explain", "-m", mapping110)
+	if code != 0 || !strings.Contains(out, "required attributes: 17 of 17 set") || !strings.Contains(out, "severity_id") {
+		t.Fatalf("explain: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := ocsfmap(t, nil, "map"); code != 2 || !strings.Contains(stderr, "-m MAPPING is required") {
+		t.Fatalf("map without -m: exit %d: %s", code, stderr)
+	}
+}
+
+func TestMapCommand(t *testing.T) {
+	dir := t.TempDir()
+	in := append(alerts(300, 3, 1), []byte("{not json}\n")...)
+	dead := filepath.Join(dir, "dead.ndjson")
+	out, stderr, code := ocsfmap(t, in, "map", "-m", mapping110, "--dead-letter", dead, "--validate", "full", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	deadLines := strings.Split(strings.TrimSpace(readFile(t, dead)), "\n")
+	if len(lines)+len(deadLines) != 301 {
+		t.Fatalf("%d records + %d dead letters != 301 read\n%s", len(lines), len(deadLines), stderr)
+	}
+	if !strings.Contains(stderr, fmt.Sprintf("read 301, written %d, dead-lettered %d", len(lines), len(deadLines))) {
+		t.Fatalf("summary: %s", stderr)
+	}
+	var last map[string]any
+	json.Unmarshal([]byte(deadLines[len(deadLines)-1]), &last)
+	if last["code"] != "R400" || last["raw"] != "{not json}" || last["line"] != 301.0 {
+		t.Fatalf("dead letter of the broken line: %v", last)
+	}
+	// --strict turns any dead letter into exit 1.
+	if _, _, code := ocsfmap(t, in, "map", "-m", mapping110, "--dead-letter", dead, "--strict"); code != 1 {
+		t.Fatalf("--strict: exit %d", code)
+	}
+}
+
+// parquetRows opens a Parquet file with pqarrow, checking for leaks.
+func parquetRows(t *testing.T, path string) int64 {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	f, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := r.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	return tbl.NumRows()
+}
+
+func parquetFiles(t *testing.T, dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".parquet") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestRunLocalLakeDuckDB runs the main job into a folder and reads it back
+// the way users do: DuckDB with hive partitioning.
+func TestRunLocalLakeDuckDB(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "alerts.ndjson")
+	os.WriteFile(in, alerts(2000, 5, 3), 0o644)
+	lake := filepath.Join(dir, "lake")
+	_, stderr, code := ocsfmap(t, nil, "run", "-m", mapping110, "-o", lake, in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var read, written, dead, filtered int
+	fmt.Sscanf(stderr[strings.Index(stderr, "read "):], "read %d, written %d, dead-lettered %d, filtered %d", &read, &written, &dead, &filtered)
+	if read != 2000 || read != written+dead+filtered || written < 1900 {
+		t.Fatalf("counts: %s", stderr)
+	}
+	var rows int64
+	for _, f := range parquetFiles(t, lake) {
+		if !strings.Contains(f, "/ext/zscaler-dspm/region=") || !strings.Contains(f, "/accountId=") || !strings.Contains(f, "/eventDay=2026110") {
+			t.Fatalf("not the Security Lake layout: %s", f)
+		}
+		rows += parquetRows(t, f)
+	}
+	if rows != int64(written) {
+		t.Fatalf("%d rows in the files, %d written", rows, written)
+	}
+	glob := filepath.Join(lake, "ext", "zscaler-dspm", "**", "*.parquet")
+	src := fmt.Sprintf("read_parquet('%s', hive_partitioning=true, hive_types_autocast=false)", glob)
+	res := duckdb(t, map[string]string{
+		"count":   "SELECT count(*) AS n, count(DISTINCT accountId) AS accounts FROM " + src,
+		"types":   "SELECT typeof(time) AS t, typeof(time_dt) AS dt, typeof(eventDay) AS day FROM " + src + " LIMIT 1",
+		"nested":  "SELECT finding.uid AS uid, resources[1].uid AS res, cloud.account.uid AS acct, accountId FROM " + src + " WHERE cloud.provider = 'AWS' LIMIT 1",
+		"day":     "SELECT count(*) AS bad FROM " + src + " WHERE strftime(time_dt, '%Y%m%d') <> eventDay",
+		"codec":   fmt.Sprintf("SELECT DISTINCT compression FROM parquet_metadata('%s')", glob),
+		"schemas": fmt.Sprintf("SELECT count(DISTINCT s) AS n FROM (SELECT file_name, string_agg(name || ':' || coalesce(type, '') , ',' ORDER BY name) AS s FROM parquet_schema('%s') GROUP BY file_name)", glob),
+	})
+	if n := res["count"][0]["n"]; fmt.Sprint(n) != fmt.Sprint(written) {
+		t.Errorf("DuckDB counts %v rows, %d written", n, written)
+	}
+	if ty := res["types"][0]; ty["t"] != "BIGINT" || ty["dt"] != "TIMESTAMP WITH TIME ZONE" || ty["day"] != "VARCHAR" {
+		t.Errorf("types: %v", ty)
+	}
+	if row := res["nested"][0]; row["uid"] == nil || row["acct"] != row["accountId"] {
+		t.Errorf("nested access / partition column: %v", row)
+	}
+	if bad := res["day"][0]["bad"]; fmt.Sprint(bad) != "0" {
+		t.Errorf("%v rows whose eventDay is not the UTC day of time", bad)
+	}
+	if len(res["codec"]) != 1 || res["codec"][0]["compression"] != "ZSTD" {
+		t.Errorf("codecs: %v", res["codec"])
+	}
+	if n := res["schemas"][0]["n"]; fmt.Sprint(n) != "1" {
+		t.Errorf("%v different schemas across files", n)
+	}
+}
+
+func duckdb(t *testing.T, queries map[string]string) map[string][]map[string]any {
+	t.Helper()
+	tools := os.Getenv("OCSFMAP_TOOLS")
+	if tools == "" {
+		t.Fatal("OCSFMAP_TOOLS is not set: run make test (or make tools, then OCSFMAP_TOOLS=<repo>/.tools go test)")
+	}
+	in, _ := json.Marshal(queries)
+	cmd := exec.Command("node", "../../engine/lake/testdata/duckdb_query.cjs", filepath.Join(tools, "duckdb"))
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
+	}
+	var res map[string][]map[string]any
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("duckdb output: %v\n%s", err, out)
+	}
+	return res
+}
+
+// TestRunCrashLeavesNoPartialFile kills the run mid-stream: no file under a
+// final name is partial, and a rerun completes.
+func TestRunCrashLeavesNoPartialFile(t *testing.T) {
+	dir := t.TempDir()
+	lake := filepath.Join(dir, "lake")
+	cmd := exec.Command(bin, "run", "-q", "-m", mapping110, "-o", lake, "--roll-size", "65536", "-")
+	pipe, _ := cmd.StdinPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Feed alerts until files are being finalized, then kill -9.
+	g := alertgen.New(9, alertgen.Options{Accounts: 3, Days: 1})
+	w := bufio.NewWriter(pipe)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(parquetFiles(t, lake)) < 3 && time.Now().Before(deadline) {
+		for range 500 {
+			w.Write(g.AppendNDJSON(nil))
+		}
+		w.Flush()
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	files := parquetFiles(t, lake)
+	if len(files) < 3 {
+		t.Fatalf("no file was finalized before the kill: %s", stderr.String())
+	}
+	for _, f := range files {
+		parquetRows(t, f) // a partial file fails to open: its footer is missing
+	}
+	// The rerun over the same folder completes and its files open too.
+	in := filepath.Join(dir, "alerts.ndjson")
+	os.WriteFile(in, alerts(500, 2, 1), 0o644)
+	if _, stderr, code := ocsfmap(t, nil, "run", "-q", "-m", mapping110, "-o", lake, in); code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	for _, f := range parquetFiles(t, lake) {
+		parquetRows(t, f)
+	}
+}
+
+// TestRunSIGTERMFlushes stops a stdin stream with SIGTERM: what was read is
+// written, and the counts add up.
+func TestRunSIGTERMFlushes(t *testing.T) {
+	lake := filepath.Join(t.TempDir(), "lake")
+	cmd := exec.Command(bin, "run", "-q", "-m", mapping110, "-o", lake, "-")
+	pipe, _ := cmd.StdinPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pipe.Write(alerts(1000, 4, 1))
+	time.Sleep(1500 * time.Millisecond) // the stream stays open: an endless stdin
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	var read, written, dead int
+	s := stderr.String()
+	fmt.Sscanf(s[strings.Index(s, "read "):], "read %d, written %d, dead-lettered %d", &read, &written, &dead)
+	if read != 1000 || written+dead != read {
+		t.Fatalf("counts after SIGTERM: %s", s)
+	}
+	var rows int64
+	for _, f := range parquetFiles(t, lake) {
+		rows += parquetRows(t, f)
+	}
+	if rows != int64(written) {
+		t.Fatalf("%d rows on disk, %d written", rows, written)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var _ = s3test.Binary
