@@ -109,16 +109,31 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	var uploadMu sync.Mutex
 	onFile := func(lake.FileInfo) {}
 	if integ != nil {
-		d, err := integ.Deliverer(ctx, store.DeliverOptions{Logger: log})
+		// A first signal stops reading; what is staged is still uploaded.
+		// A second one stops the uploads too (the files stay staged).
+		upCtx, cancelUploads := context.WithCancel(context.Background())
+		defer cancelUploads()
+		go func() {
+			<-ctx.Done()
+			again := make(chan os.Signal, 1)
+			signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(again)
+			select {
+			case <-again:
+				cancelUploads()
+			case <-upCtx.Done():
+			}
+		}()
+		d, err := integ.Deliverer(upCtx, store.DeliverOptions{Logger: log})
 		if err != nil {
 			return err
 		}
 		// Files an earlier run staged go first.
-		if uploader, err = d.Start(ctx, integ.StagingDir, 0); err != nil {
+		if uploader, err = d.Start(upCtx, integ.StagingDir, 0); err != nil {
 			return err
 		}
 		onFile = func(fi lake.FileInfo) {
-			if err := uploader.Submit(ctx, fi.Key, fi.Path); err != nil {
+			if err := uploader.Submit(upCtx, fi.Key, fi.Path); err != nil {
 				uploadMu.Lock()
 				uploadErr = errors.Join(uploadErr, err)
 				uploadMu.Unlock()

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ocsfmap/ocsfmap/engine/store"
+	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
+)
+
+// TestRunToSecurityLake is the main job as a user runs it: an integration
+// file with alert rules, `ocsfmap run -c` against a real S3 server
+// (versitygw, SigV4) through an assumed role, objects under the exact
+// Security Lake keys that open as Parquet, and `ocsfmap status` showing Success.
+func TestRunToSecurityLake(t *testing.T) {
+	const (
+		region = "us-east-2"
+		bucket = "aws-security-data-lake-us-east-2-o-run"
+		role   = "arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-dspmalerts-us-east-2"
+		extID  = "run-test-external-id-0001"
+	)
+	srv, err := s3test.Start(t.TempDir(), region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
+		t.Fatal(err)
+	}
+	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: role, ExternalID: extID, Account: "111122223333",
+		CallerKey: "AKIARUNWRITER", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	defer sts.Close()
+	dir := t.TempDir()
+	env := append(os.Environ(),
+		"AWS_ACCESS_KEY_ID=AKIARUNWRITER", "AWS_SECRET_ACCESS_KEY=run-writer-secret", "AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=", "AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_S3="+srv.Endpoint, "AWS_ENDPOINT_URL_STS="+sts.URL, "AWS_ENDPOINT_URL=")
+	mapping, _ := filepath.Abs(mapping110)
+	integ := filepath.Join(dir, "integration.yaml")
+	write := func(scope string) {
+		os.WriteFile(integ, []byte(fmt.Sprintf(`name: dspm-to-security-lake
+destination: amazon-security-lake
+mapping: %s
+role_arn: %s
+external_id: %s
+bucket: %s
+region: %s
+prefix: ext/dspmalerts/
+path_style: true
+rules:
+  - name: high-and-critical
+    enabled: true
+    scope: '%s'
+  - name: everything-disabled
+    enabled: false
+    scope: 'true'
+`, mapping, role, extID, bucket, region, scope)), 0o600)
+	}
+	write(`lower(risk) in ["critical", "high"]`)
+	cli := func(want int, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != want {
+			t.Fatalf("ocsfmap %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, out)
+		}
+		return string(out)
+	}
+	if out := cli(0, "status", "-c", integ); !strings.Contains(out, "Pending") {
+		t.Fatalf("before any delivery:\n%s", out)
+	}
+	in := filepath.Join(dir, "alerts.ndjson")
+	os.WriteFile(in, alerts(1500, 8, 2), 0o644)
+	out := cli(0, "run", "-q", "-c", integ, in)
+	var read, written, dead, filtered int
+	fmt.Sscanf(out[strings.Index(out, "read "):], "read %d, written %d, dead-lettered %d, filtered %d", &read, &written, &dead, &filtered)
+	if read != 1500 || read != written+dead+filtered || filtered == 0 || written == 0 {
+		t.Fatalf("counts:\n%s", out)
+	}
+	if !strings.Contains(out, fmt.Sprintf(`rule "high-and-critical" exported %d`, written)) {
+		t.Fatalf("per-rule count:\n%s", out)
+	}
+	objs, err := srv.Objects(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`^ext/dspmalerts/region=[a-z0-9-]+/accountId=(\d{12}|external_[A-Za-z0-9._-]+)/eventDay=2026110[12]/[0-9a-f-]{36}\.parquet$`)
+	var rows, size int64
+	for k, n := range objs {
+		if !key.MatchString(k) {
+			t.Errorf("object key %q is not a Security Lake key", k)
+		}
+		body, _, err := srv.Get(context.Background(), bucket, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := filepath.Join(dir, "got.parquet")
+		os.WriteFile(local, body, 0o644)
+		rows += parquetRows(t, local)
+		size += n
+	}
+	if rows != int64(written) {
+		t.Fatalf("%d rows in %d objects, %d written", rows, len(objs), written)
+	}
+	// Staged files are removed once S3 confirmed them.
+	st, err := store.LoadIntegration(integ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := parquetFiles(t, st.StagingDir); len(left) != 0 {
+		t.Fatalf("staged files left after delivery: %v", left)
+	}
+	var status struct {
+		State string
+		Total store.Counts
+	}
+	if err := json.Unmarshal([]byte(cli(0, "status", "-c", integ, "--json")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if status.State != "Success" || status.Total.Objects != int64(len(objs)) || status.Total.Bytes != size {
+		t.Fatalf("status %+v; bucket has %d objects, %d bytes", status, len(objs), size)
+	}
+
+	// A rule no alert matches: everything is counted as filtered, nothing uploaded.
+	write(`risk == "no such risk"`)
+	out = cli(0, "run", "-q", "-c", integ, in)
+	if !strings.Contains(out, "read 1500, written 0, dead-lettered 0, filtered 1500") {
+		t.Fatalf("all filtered:\n%s", out)
+	}
+	if again, _ := srv.Objects(context.Background(), bucket); len(again) != len(objs) {
+		t.Fatalf("a run that exported nothing uploaded %d objects", len(again)-len(objs))
+	}
+}
