@@ -89,6 +89,14 @@ func TestVetAndTestCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "required attributes: 17 of 17 set") || !strings.Contains(out, "severity_id") {
 		t.Fatalf("explain: exit %d\n%s", code, out)
 	}
+	out, _, code = ocsfmap(t, nil, "schema", "-m", mapping110, "--format", "glue")
+	if code != 0 || !strings.Contains(out, "`time` bigint") || !strings.Contains(out, "PARTITIONED BY (`region` string, `accountid` string, `eventday` string)") {
+		t.Fatalf("schema --format glue: exit %d\n%s", code, out)
+	}
+	out, _, code = ocsfmap(t, nil, "schema", "-m", mapping110, "--format", "arrow")
+	if code != 0 || !strings.Contains(out, "time_dt: type=timestamp[ms, tz=UTC]") {
+		t.Fatalf("schema --format arrow: exit %d\n%s", code, out)
+	}
 	if _, stderr, code := ocsfmap(t, nil, "map"); code != 2 || !strings.Contains(stderr, "-m MAPPING is required") {
 		t.Fatalf("map without -m: exit %d: %s", code, stderr)
 	}

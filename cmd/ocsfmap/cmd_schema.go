@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ocsfmap/ocsfmap/engine/columnar"
 	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 )
 
@@ -18,11 +19,6 @@ func init() {
 	})
 }
 
-// mappingSchema prints the schema of a mapping's output (-m MAPPING
-// --format arrow|glue|json). It is set by the file that implements it; while
-// nil, -m is a usage error.
-var mappingSchema func(path, format string, w io.Writer) error
-
 func runSchema(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -32,10 +28,10 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&profiles, "profiles", "", "comma-separated profiles to apply (default: every profile, like ocsf-server)")
 	fs.StringVar(&mapping, "m", "", "mapping file: print the schema of its output")
 	fs.StringVar(&mapping, "mapping", "", "same as -m")
-	fs.StringVar(&format, "format", "", "with -m: output format (arrow, glue)")
+	fs.StringVar(&format, "format", "arrow", "with -m: arrow (the Parquet files' schema), glue (Athena/Glue DDL) or json (the JSON Schema records are validated against)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ocsfmap schema --ocsf VERSION --class CLASS [--profiles p1,p2]")
-		fmt.Fprintln(stderr, "       ocsfmap schema -m MAPPING [--format arrow|glue]")
+		fmt.Fprintln(stderr, "       ocsfmap schema -m MAPPING [--format arrow|glue|json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,13 +47,7 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		if version != "" || class != "" || profiles != "" {
 			return usagef("-m cannot be combined with --ocsf, --class or --profiles")
 		}
-		if mappingSchema == nil {
-			return usagef("schema -m: not yet available in this build")
-		}
-		return mappingSchema(mapping, format, stdout)
-	}
-	if format != "" {
-		return usagef("--format needs -m MAPPING")
+		return printMappingSchema(mapping, format, stdout, stderr)
 	}
 	if version == "" || class == "" {
 		return usagef("--ocsf and --class are required")
@@ -96,4 +86,33 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = stdout.Write(b)
 	return err
+}
+
+// printMappingSchema prints the schema of what a mapping writes: the Arrow
+// schema of its Parquet files, the Glue/Athena DDL over the Security Lake
+// layout, or the JSON Schema of its OCSF version, class and profiles.
+func printMappingSchema(path, format string, stdout, stderr io.Writer) error {
+	m, err := loadMapping(path, stderr)
+	if err != nil {
+		return err
+	}
+	p := m.Plan
+	switch format {
+	case "arrow":
+		fmt.Fprintln(stdout, columnar.ArrowSchema(p.Root))
+	case "glue":
+		source := strings.SplitN(p.Name, "/", 2)[0]
+		table := strings.NewReplacer("-", "_", "/", "_", ".", "_").Replace(p.Name)
+		location := "s3://<bucket>/ext/" + source + "/"
+		fmt.Fprintln(stdout, columnar.GlueDDL(table, columnar.ArrowSchema(p.Root), []string{"region", "accountid", "eventday"}, location))
+	case "json":
+		b, err := p.Catalog().JSONSchema(p.Class.Name, p.Profiles)
+		if err != nil {
+			return err
+		}
+		stdout.Write(b)
+	default:
+		return usagef("--format must be arrow, glue or json, not %q", format)
+	}
+	return nil
 }
