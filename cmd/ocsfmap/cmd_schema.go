@@ -49,6 +49,11 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		}
 		return printMappingSchema(mapping, format, stdout, stderr)
 	}
+	formatSet := false
+	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
+	if formatSet {
+		return usagef("--format needs -m MAPPING")
+	}
 	if version == "" || class == "" {
 		return usagef("--ocsf and --class are required")
 	}

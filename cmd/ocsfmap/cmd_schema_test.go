@@ -23,7 +23,7 @@ func TestSchemaCommand(t *testing.T) {
 		{[]string{"schema", "--ocsf", "2.0.0", "--class", "security_finding"}, 2, "", `version "2.0.0" is not embedded`},
 		{[]string{"schema", "--ocsf", "1.1.0", "--class", "data_security_finding"}, 2, "", `OCSF 1.1.0 has no class "data_security_finding"`},
 		{[]string{"schema", "--ocsf", "1.1.0", "--class", "security_finding", "--profiles", "osint"}, 2, "", `OCSF 1.1.0 has no profile "osint"`},
-		{[]string{"schema", "-m", "mappings/x.yaml", "--format", "arrow"}, 2, "", "not yet available"},
+		{[]string{"schema", "-m", "mappings/x.yaml", "--format", "arrow"}, 2, "", "error[M100]: open mappings/x.yaml"},
 		{[]string{"schema", "-m", "x.yaml", "--ocsf", "1.1.0"}, 2, "", "cannot be combined"},
 		{[]string{"schema", "--ocsf", "1.1.0", "--class", "security_finding", "--format", "glue"}, 2, "", "--format needs -m"},
 		{[]string{"schema", "--nope"}, 2, "", "flag provided but not defined"},
