@@ -2,7 +2,10 @@ package lake
 
 import (
 	"context"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,10 +53,32 @@ func benchWrite(b *testing.B, n, accounts, days int) {
 	b.ReportMetric(float64(st.Files)/float64(st.Partitions), "files/partition")
 	b.ReportMetric(float64(st.WriteTime.Microseconds())/float64(st.Files), "µs/file")
 	b.ReportMetric(float64(st.Bytes)/float64(n), "file-bytes/record")
+	b.ReportMetric(float64(st.Spills), "spills")
+	// The process's peak RSS: run one benchmark per process to read it.
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MB")
+}
+
+// peakRSS reads VmHWM (the peak resident set of this process) in bytes, 0
+// where /proc is missing.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // One event day, 200k alerts, ~400 region/account partitions.
 func BenchmarkWriteOneDay200k(b *testing.B) { benchWrite(b, 200_000, 200, 1) }
+
+// One event day, 1M alerts, ~400 partitions: peak RSS must stay that of 200k.
+func BenchmarkWriteOneDay1M(b *testing.B) { benchWrite(b, 1_000_000, 200, 1) }
 
 // 30 event days, 1M alerts, ~12,000 partitions.
 func BenchmarkWrite30Days1M(b *testing.B) { benchWrite(b, 1_000_000, 200, 30) }

@@ -3,11 +3,12 @@
 //
 //	<Dir>/<Prefix>region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/<uuidv7>.parquet
 //
-// Rows are buffered per partition in columnar builders, sorted by time and
-// written as one complete file at a time: under a hidden temporary name,
-// fsynced, then renamed, so a crash never leaves a partial file under a
-// final name (readers and the Security Lake crawler skip names starting
-// with '.').
+// Rows of all partitions are buffered in one columnar builder, spilled to
+// disk in sorted runs when memory is short, and merged into one file per
+// partition at Flush, Close or roll (see Writer). Each file is written
+// complete under a hidden temporary name, fsynced, then renamed, so a crash
+// never leaves a partial file under a final name (readers and the Security
+// Lake crawler skip names starting with '.').
 package lake
 
 import (
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,7 +29,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -113,6 +114,8 @@ type Stats struct {
 	Mismatched  int64 // values written as null because their kind did not fit their column
 	WriteTime   time.Duration
 	BufferBytes int64 // Arrow bytes allocated now (buffered rows)
+	Spills      int64 // runs spilled to disk
+	SpillBytes  int64 // bytes written to spill files
 }
 
 type pkey struct {
@@ -121,41 +124,65 @@ type pkey struct {
 }
 
 type partition struct {
-	key      pkey
-	dir      string // absolute directory
-	keyDir   string // '/'-separated directory relative to Dir
-	made     bool   // dir exists
-	b        *columnar.Builder
-	times    []int64
-	bytes    int64     // b.Bytes() as last seen
-	opened   time.Time // when the first buffered row arrived
-	inBuffer bool
+	key    pkey
+	id     int32  // index in Writer.plist: the order of runs
+	dir    string // absolute directory
+	keyDir string // '/'-separated directory relative to Dir
+	made   bool   // dir exists
+	segs   []segment
+	rows   int64 // rows buffered (in memory or spilled)
+	bytes  int64 // their Arrow size, as columnar.Builder.Bytes counts it
 }
 
 // Writer writes records into partitioned Parquet files. Its methods are
 // safe for concurrent use (Tick from a timer while another goroutine
 // writes); they serialize on one mutex.
+//
+// All partitions share one columnar.Builder; a side table keeps each row's
+// partition and time. When the builder's memory reaches half of
+// MaxBuffered, its rows are sorted by (partition, time) into a run and
+// spilled to a compressed Arrow IPC file in a hidden folder inside Dir. At
+// Flush, Close or roll, each partition's segments of all runs are merged
+// into one Parquet file. So the number of partitions costs nothing but a
+// map entry, memory stays bounded whatever the input, and a partition gets
+// one file per flush instead of one per eviction.
 type Writer struct {
-	mu       sync.Mutex
-	opts     Options
-	layout   *columnar.Layout
-	mem      *countingAllocator
-	props    *parquet.WriterProperties
-	arrProps pqarrow.ArrowWriterProperties
-	parts    map[pkey]*partition
-	free     []*columnar.Builder
-	days     map[int64]string
-	buffered int64 // Arrow bytes over all partitions
-	rows     int64 // rows buffered
-	uuid     uuidGen
-	bw       *bufio.Writer
-	nextScan time.Time
-	stats    Stats
-	closed   bool
-	err      error // sticky: a failed file write poisons the writer
+	mu        sync.Mutex
+	opts      Options
+	layout    *columnar.Layout
+	runSchema *arrow.Schema // layout schema + time column
+	mem       *countingAllocator
+	props     *parquet.WriterProperties
+	small     *parquet.WriterProperties // files of few rows: no dictionaries
+	arrProps  pqarrow.ArrowWriterProperties
+	parts     map[pkey]*partition
+	plist     []*partition
+	days      map[int64]string
+	cur       *columnar.Builder
+	pids      []int32 // partition of each row in cur
+	times     []int64 // time of each row in cur
+	opened    time.Time
+	rows      int64 // rows buffered, in cur and in runs
+	spillAt   int64
+	runs      []*run // runs with rows not yet in a file
+	spillPath string
+	uuid      uuidGen
+	bw        *bufio.Writer
+	jobs      chan finishJob // to the fsync helpers (nil until needed)
+	done      chan finishResult
+	inflight  int // files handed to the helpers, not yet delivered
+	nextScan  time.Time
+	stats     Stats
+	closed    bool
+	err       error // sticky: a failed file write poisons the writer
 	// sink wraps each file's writer; tests inject failures through it.
 	sink func(io.Writer) io.Writer
 }
+
+// smallFileRows: below it a file is written without dictionary pages. In a
+// file of a few hundred rows dictionaries barely shrink the zstd output but
+// cost a page and a hash table per column.
+const smallFileRows = 256
 
 // New makes a Writer for records of the plan tree root.
 func New(root *plan.Node, opts Options) (*Writer, error) {
@@ -208,8 +235,9 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 	if opts.TimeSlot < 0 || opts.TimeSlot >= n {
 		return nil, fmt.Errorf("lake: TimeSlot %d out of range [0,%d)", opts.TimeSlot, n)
 	}
-	// Region and account may live in slots past the tree's: a plan's
-	// partition rules fill slots that are not written to the record.
+	if opts.RegionSlot >= n || opts.AccountSlot >= n {
+		return nil, fmt.Errorf("lake: region/account slot out of range [0,%d)", n)
+	}
 	if opts.DefaultRegion != "" {
 		v, err := sanitizeValue("region", opts.DefaultRegion)
 		if err != nil {
@@ -224,23 +252,34 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 		}
 		opts.DefaultAccount = v
 	}
+	layout := columnar.NewLayout(root)
+	fields := append(slices.Clone(layout.Schema().Fields()),
+		arrow.Field{Name: timeColumn, Type: arrow.PrimitiveTypes.Int64})
 	w := &Writer{
-		opts:   opts,
-		layout: columnar.NewLayout(root),
-		mem:    &countingAllocator{Allocator: opts.Allocator},
-		parts:  make(map[pkey]*partition),
-		days:   make(map[int64]string),
-		bw:     bufio.NewWriterSize(nil, 1<<20),
+		opts:      opts,
+		layout:    layout,
+		runSchema: arrow.NewSchema(fields, nil),
+		mem:       &countingAllocator{Allocator: opts.Allocator},
+		parts:     make(map[pkey]*partition),
+		days:      make(map[int64]string),
+		bw:        bufio.NewWriterSize(nil, 1<<20),
+		// Sorting a chunk into a run copies it: half the cap for the
+		// builder leaves the other half for the copy.
+		spillAt: opts.MaxBuffered / 2,
 	}
-	w.props = parquet.NewWriterProperties(
-		parquet.WithAllocator(w.mem),
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithStats(true),
-		parquet.WithDataPageSize(dataPageBytes),
-		parquet.WithBatchSize(writeBatch),
-		parquet.WithDictionaryDefault(true),
-		parquet.WithCreatedBy("ocsfmap"),
-	)
+	w.cur = layout.NewBuilder(w.mem)
+	props := func(dict bool) *parquet.WriterProperties {
+		return parquet.NewWriterProperties(
+			parquet.WithAllocator(w.mem),
+			parquet.WithCompression(compress.Codecs.Zstd),
+			parquet.WithStats(true),
+			parquet.WithDataPageSize(dataPageBytes),
+			parquet.WithBatchSize(writeBatch),
+			parquet.WithDictionaryDefault(dict),
+			parquet.WithCreatedBy("ocsfmap"),
+		)
+	}
+	w.props, w.small = props(true), props(false)
 	w.arrProps = pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(w.mem))
 	return w, nil
 }
@@ -250,7 +289,8 @@ func (w *Writer) Schema() *arrow.Schema { return w.layout.Schema() }
 
 // Write buffers one record in its partition. A record whose partition
 // cannot be told returns a *PartitionError and is not written. Other errors
-// (a file that could not be written) are final: the writer is unusable.
+// (a file or spill that could not be written) are final: the writer is
+// unusable.
 func (w *Writer) Write(rec *plan.Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -274,24 +314,24 @@ func (w *Writer) Write(rec *plan.Record) error {
 	}
 	now := w.opts.Now()
 	p := w.partition(pkey{region: region, account: account, day: ms / dayMs})
-	if p.b == nil {
-		p.b = w.builder()
-		p.opened = now
+	if w.rows == 0 {
+		w.opened = now
 	}
-	p.b.Append(rec)
-	p.times = append(p.times, ms)
-	nb := p.b.Bytes()
-	w.buffered += nb - p.bytes
-	p.bytes = nb
+	before := w.cur.Bytes()
+	w.cur.Append(rec)
+	p.bytes += w.cur.Bytes() - before
+	p.rows++
 	w.rows++
+	w.pids = append(w.pids, p.id)
+	w.times = append(w.times, ms)
 
-	if p.bytes >= w.opts.RollBytes {
-		if err := w.flush(p); err != nil {
+	switch {
+	case p.bytes >= w.opts.RollBytes:
+		if err := w.roll(p); err != nil {
 			return err
 		}
-	}
-	if w.mem.inUse.Load() > w.opts.MaxBuffered {
-		if err := w.evict(); err != nil {
+	case w.mem.inUse.Load() >= w.spillAt:
+		if err := w.spill(); err != nil {
 			return err
 		}
 	}
@@ -304,7 +344,7 @@ func (w *Writer) Write(rec *plan.Record) error {
 // value reads and sanitizes a region or account slot; empty → default.
 func (w *Writer) value(rec *plan.Record, slot int, field, def string) (string, error) {
 	var s string
-	if slot >= 0 && slot < len(rec.Values) {
+	if slot >= 0 {
 		v := &rec.Values[slot]
 		switch v.Kind {
 		case plan.String:
@@ -338,35 +378,55 @@ func (w *Writer) partition(k pkey) *partition {
 	}
 	keyDir := path.Join(w.opts.Prefix,
 		w.opts.RegionKey+"="+k.region, w.opts.AccountKey+"="+k.account, w.opts.DayKey+"="+day)
-	p := &partition{key: k, keyDir: keyDir, dir: filepath.Join(w.opts.Dir, filepath.FromSlash(keyDir))}
+	p := &partition{key: k, id: int32(len(w.plist)), keyDir: keyDir,
+		dir: filepath.Join(w.opts.Dir, filepath.FromSlash(keyDir))}
 	w.parts[k] = p
+	w.plist = append(w.plist, p)
 	w.stats.Partitions++
 	return p
 }
 
-// builder takes a builder from the free list or makes one. Builders hold
-// no buffers between batches, so idle partitions cost nothing but their
-// map entry.
-func (w *Writer) builder() *columnar.Builder {
-	if n := len(w.free); n > 0 {
-		b := w.free[n-1]
-		w.free = w.free[:n-1]
-		return b
+// spill sorts the buffered rows into a run and writes it to disk.
+func (w *Writer) spill() error {
+	r, err := w.sortCur()
+	if err != nil || r == nil {
+		return w.fail(err)
 	}
-	return w.layout.NewBuilder(w.mem)
+	return w.fail(w.persist(r))
 }
 
-const maxFree = 64
-
-func (w *Writer) release(b *columnar.Builder) {
-	if len(w.free) < maxFree {
-		w.free = append(w.free, b)
-		return
+// roll writes partition p's rows, which reached RollBytes, as one file. The
+// other partitions' rows of the chunk are spilled.
+func (w *Writer) roll(p *partition) error {
+	r, err := w.sortCur()
+	if err != nil {
+		return w.fail(err)
 	}
-	b.Release()
+	if err := w.writePartitions(context.Background(), []*partition{p}); err != nil {
+		return err
+	}
+	if err := w.settle(); err != nil {
+		return err
+	}
+	if r != nil && r.live > 0 {
+		if err := w.persist(r); err != nil {
+			return w.fail(err)
+		}
+	}
+	w.dropCaches()
+	return nil
 }
 
-// Tick writes out partitions whose oldest buffered row is RollAge old. Call
+// fail makes err sticky: after a failed spill or file the buffered rows
+// are not all accounted for, so the writer refuses further work.
+func (w *Writer) fail(err error) error {
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return err
+}
+
+// Tick writes out buffered rows once the oldest of them is RollAge old. Call
 // it from a timer so idle streams still roll.
 func (w *Writer) Tick(now time.Time) error {
 	w.mu.Lock()
@@ -374,78 +434,70 @@ func (w *Writer) Tick(now time.Time) error {
 	if w.err != nil {
 		return w.err
 	}
+	if w.closed {
+		return nil
+	}
 	return w.rollAged(now)
 }
 
+// rollAged writes every partition once the oldest buffered row is RollAge
+// old. All partitions roll together: after a roll every partition starts
+// empty, so in a steady stream each gets one file per RollAge anyway, and
+// the spilled runs are freed at once instead of lingering for the
+// partitions still young.
 func (w *Writer) rollAged(now time.Time) error {
-	// Scan at most once a second: with thousands of partitions a scan per
-	// record would cost more than the rows.
+	// Check at most once a second: the check is cheap, but Now is not free.
 	w.nextScan = now.Add(min(time.Second, w.opts.RollAge))
-	for _, p := range w.parts {
-		if p.b != nil && now.Sub(p.opened) >= w.opts.RollAge {
-			if err := w.flush(p); err != nil {
-				return err
-			}
-		}
+	if w.rows > 0 && now.Sub(w.opened) >= w.opts.RollAge {
+		return w.flushAll(context.Background())
 	}
 	return nil
 }
 
-// evict writes out the largest partitions until the buffer is at 90% of
-// its cap: the biggest buffers make the biggest (fewest) files.
-func (w *Writer) evict() error {
-	var big []*partition
-	for _, p := range w.parts {
-		if p.b != nil {
-			big = append(big, p)
-		}
-	}
-	slices.SortFunc(big, func(a, b *partition) int { return cmp.Compare(b.bytes, a.bytes) })
-	target := w.opts.MaxBuffered / 10 * 9
-	for _, p := range big {
-		if w.mem.inUse.Load() <= target {
-			break
-		}
-		if err := w.flush(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Flush writes every buffered row to files.
+// Flush writes every buffered row to files: one file per partition (more
+// only for a partition over RollBytes).
 func (w *Writer) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
+	if w.closed {
+		return errors.New("lake: flush on closed writer")
+	}
 	return w.flushAll(ctx)
 }
 
 func (w *Writer) flushAll(ctx context.Context) error {
-	// Deterministic order: partitions sorted by key.
+	if _, err := w.sortCur(); err != nil {
+		return w.fail(err)
+	}
+	// Partition id order is the order of every run, so each spilled batch
+	// is read once.
 	var ps []*partition
-	for _, p := range w.parts {
-		if p.b != nil {
+	for _, p := range w.plist {
+		if p.rows > 0 {
 			ps = append(ps, p)
 		}
 	}
-	slices.SortFunc(ps, func(a, b *partition) int { return strings.Compare(a.keyDir, b.keyDir) })
-	for _, p := range ps {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("lake: flush: %w", err)
-		}
-		if err := w.flush(p); err != nil {
-			return err
-		}
+	err := w.writePartitions(ctx, ps)
+	w.dropCaches()
+	if serr := w.settle(); err == nil {
+		err = serr
 	}
-	return nil
+	return err
 }
 
-// Close flushes every buffered row and frees the builders. The writer
-// cannot be used afterwards. If ctx ends first, rows not yet written are
-// dropped (no partial file is left behind either way).
+// dropCaches frees the batch each spilled run keeps from its last read.
+func (w *Writer) dropCaches() {
+	for _, r := range w.runs {
+		r.dropCache()
+	}
+}
+
+// Close flushes every buffered row and frees the builders and the spill
+// folder. The writer cannot be used afterwards. If ctx ends first, rows not
+// yet written are dropped (no partial file is left behind either way).
 func (w *Writer) Close(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -456,17 +508,26 @@ func (w *Writer) Close(ctx context.Context) error {
 	if w.err == nil {
 		err = w.flushAll(ctx)
 	}
+	if serr := w.settle(); err == nil && serr != nil {
+		err = serr
+	}
+	w.stopFinishers()
 	w.closed = true
-	for _, p := range w.parts {
-		if p.b != nil {
-			p.b.Release()
-			p.b = nil
+	w.stats.Mismatched += w.cur.Mismatched()
+	w.cur.Release()
+	w.pids, w.times = nil, nil
+	for _, r := range w.runs {
+		r.release()
+	}
+	w.runs = nil
+	for _, p := range w.plist {
+		p.segs = nil
+	}
+	if w.spillPath != "" {
+		if rmErr := os.RemoveAll(w.spillPath); rmErr != nil && err == nil {
+			err = fmt.Errorf("lake: remove spill folder: %w", rmErr)
 		}
 	}
-	for _, b := range w.free {
-		b.Release()
-	}
-	w.free = nil
 	if err != nil {
 		return err
 	}
@@ -480,98 +541,230 @@ func (w *Writer) Stats() Stats {
 	s := w.stats
 	s.Buffered = w.rows
 	s.BufferBytes = w.mem.inUse.Load()
-	for _, p := range w.parts {
-		if p.b != nil {
-			s.Mismatched += p.b.Mismatched()
-		}
+	if !w.closed {
+		s.Mismatched += w.cur.Mismatched()
 	}
 	return s
 }
 
-// flush writes p's buffered rows as one file and returns its builder.
-func (w *Writer) flush(p *partition) error {
-	if p.b == nil || p.b.Len() == 0 {
-		return nil
-	}
-	w.stats.Mismatched += p.b.Mismatched()
-	batch := p.b.NewRecordBatch()
-	defer batch.Release()
-	times := p.times
-	w.buffered -= p.bytes
-	w.rows -= int64(len(times))
-	b := p.b
-	p.b, p.bytes, p.times = nil, 0, p.times[:0]
-	if cap(p.times) > 4096 {
-		p.times = nil // don't pin a big slice on an idle partition
-	}
-	defer w.release(b)
-	start := time.Now()
-	info, err := w.writeFile(p, batch, times)
-	w.stats.WriteTime += time.Since(start)
-	if err != nil {
-		w.err = fmt.Errorf("lake: write %s: %w", p.keyDir, err)
-		return w.err
-	}
-	w.stats.Files++
-	w.stats.Bytes += info.Bytes
-	w.stats.Rows += info.Rows
-	if w.opts.OnFile != nil {
-		w.opts.OnFile(info)
+// Windows of partitions merged together: one concatenation and one sort for
+// many small partitions, instead of one per partition (which would cost more
+// than writing their files).
+const (
+	windowRows  = 16384
+	windowBytes = 16 << 20
+)
+
+// writePartitions writes each of ps (in id order, each with rows) as one
+// file, merging them a window at a time.
+func (w *Writer) writePartitions(ctx context.Context, ps []*partition) error {
+	for len(ps) > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("lake: flush: %w", err)
+		}
+		n, rows, bytes := 0, int64(0), int64(0)
+		for n < len(ps) && (n == 0 || rows+ps[n].rows <= windowRows && bytes+ps[n].bytes <= windowBytes) {
+			rows += ps[n].rows
+			bytes += ps[n].bytes
+			n++
+		}
+		if err := w.writeWindow(ps[:n]); err != nil {
+			return err
+		}
+		ps = ps[n:]
 	}
 	return nil
 }
 
-// sortByTime returns batch ordered by times (stable), or batch itself
-// (retained) when already in order: streams mostly arrive in time order.
-func (w *Writer) sortByTime(batch arrow.RecordBatch, times []int64) (arrow.RecordBatch, error) {
-	if slices.IsSorted(times) {
-		batch.Retain()
-		return batch, nil
-	}
-	idx := make([]int32, len(times))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortStableFunc(idx, func(a, b int32) int { return cmp.Compare(times[a], times[b]) })
-	slices.Sort(times)
-	ib := array.NewInt32Builder(w.mem)
-	defer ib.Release()
-	ib.AppendValues(idx, nil)
-	indices := ib.NewArray()
-	defer indices.Release()
-	ctx := compute.WithAllocator(context.Background(), w.mem)
-	// NewDatum retains what it wraps; release the datums, not the values.
-	vals, idxs := compute.NewDatum(batch), compute.NewDatum(indices)
-	defer vals.Release()
-	defer idxs.Release()
-	out, err := compute.Take(ctx, *compute.DefaultTakeOptions(), vals, idxs)
+// writeWindow merges the segments of ps and writes one file per partition.
+func (w *Writer) writeWindow(ps []*partition) error {
+	start := time.Now()
+	batch, ends, err := w.merge(ps)
 	if err != nil {
-		return nil, fmt.Errorf("sort by time: %w", err)
+		return w.fail(fmt.Errorf("lake: merge %s: %w", ps[0].keyDir, err))
 	}
-	return out.(*compute.RecordDatum).Value, nil
+	defer batch.Release()
+	w.stats.WriteTime += time.Since(start)
+	lo := int64(0)
+	for i, p := range ps {
+		start := time.Now()
+		part := batch.NewSlice(lo, ends[i])
+		err := w.writeFile(p, part)
+		part.Release()
+		w.stats.WriteTime += time.Since(start)
+		if err != nil {
+			return w.fail(fmt.Errorf("lake: write %s: %w", p.keyDir, err))
+		}
+		lo = ends[i]
+		for _, s := range p.segs {
+			s.run.live -= int64(s.len)
+		}
+		p.segs = p.segs[:0]
+		if cap(p.segs) > 64 {
+			p.segs = nil // don't pin a big slice on an idle partition
+		}
+		w.rows -= p.rows
+		p.rows, p.bytes = 0, 0
+		w.reap()
+	}
+	w.freeRuns()
+	return nil
 }
 
-// writeFile writes batch, sorted by time, to a new file in p's directory:
-// a hidden temporary name first, renamed once complete (and synced).
-func (w *Writer) writeFile(p *partition, batch arrow.RecordBatch, times []int64) (FileInfo, error) {
-	sorted, err := w.sortByTime(batch, times)
-	if err != nil {
-		return FileInfo{}, err
-	}
-	defer sorted.Release()
-
-	if !p.made {
-		if err := os.MkdirAll(p.dir, 0o755); err != nil {
-			return FileInfo{}, err
+// freeRuns releases the runs whose rows are all in files.
+func (w *Writer) freeRuns() {
+	w.runs = slices.DeleteFunc(w.runs, func(r *run) bool {
+		if r.live > 0 {
+			return false
 		}
-		p.made = true
+		if err := r.release(); err != nil {
+			slog.Warn("lake: remove spill file", "path", r.path, "err", err)
+		}
+		return true
+	})
+}
+
+// merge returns the rows of ps's segments as one batch of the run schema
+// (time column last): partition by partition in the order of ps, each
+// partition's rows sorted by time (stable: earlier runs first, so rows of
+// one millisecond keep their arrival order). ends[i] is the end row of
+// ps[i].
+func (w *Writer) merge(ps []*partition) (arrow.RecordBatch, []int64, error) {
+	// Pieces: ranges of run batches, adjacent segments coalesced, so a
+	// window of partitions is a few pieces per run.
+	type piece struct {
+		r     *run
+		batch int32
+		off   int32
+		len   int32
+		at    int64 // first row in the concatenation
+	}
+	var pieces []piece
+	var rows int64
+	// pos[k] is the concatenation row of each segment, in ps/segs order.
+	var pos []int64
+	for _, p := range ps {
+		for _, s := range p.segs {
+			if n := len(pieces); n > 0 {
+				last := &pieces[n-1]
+				if last.r == s.run && last.batch == s.batch && last.off+last.len == s.off {
+					pos = append(pos, last.at+int64(last.len))
+					last.len += s.len
+					rows += int64(s.len)
+					continue
+				}
+			}
+			pieces = append(pieces, piece{r: s.run, batch: s.batch, off: s.off, len: s.len, at: rows})
+			pos = append(pos, rows)
+			rows += int64(s.len)
+		}
+	}
+	views := make([]arrow.RecordBatch, 0, len(pieces))
+	defer func() {
+		for _, b := range views {
+			b.Release()
+		}
+	}()
+	for _, pc := range pieces {
+		b, err := pc.r.batch(int(pc.batch))
+		if err != nil {
+			return nil, nil, err
+		}
+		views = append(views, b.NewSlice(int64(pc.off), int64(pc.off+pc.len)))
+	}
+	var all arrow.RecordBatch
+	if len(views) == 1 {
+		all = views[0]
+		all.Retain()
+	} else {
+		var err error
+		if all, err = w.concat(views, rows); err != nil {
+			return nil, nil, err
+		}
+	}
+	times := all.Column(all.Schema().NumFields() - 1).(*array.Int64).Int64Values()
+
+	// The order: each partition's segments, merged by time.
+	idx := make([]int32, 0, rows)
+	ends := make([]int64, len(ps))
+	identity := true
+	k := 0
+	for i, p := range ps {
+		first := len(idx)
+		for _, s := range p.segs {
+			at := int32(pos[k])
+			k++
+			for j := range s.len {
+				idx = append(idx, at+j)
+			}
+		}
+		grp := idx[first:]
+		if len(p.segs) > 1 {
+			slices.SortStableFunc(grp, func(a, b int32) int { return cmp.Compare(times[a], times[b]) })
+		}
+		ends[i] = int64(len(idx))
+		if identity {
+			for j, v := range grp {
+				if v != int32(first+j) {
+					identity = false
+					break
+				}
+			}
+		}
+	}
+	if identity {
+		return all, ends, nil
+	}
+	defer all.Release()
+	sorted, err := w.take(all, idx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sorted, ends, nil
+}
+
+// concat concatenates batches of the run schema.
+func (w *Writer) concat(parts []arrow.RecordBatch, rows int64) (arrow.RecordBatch, error) {
+	ncol := int(parts[0].NumCols())
+	cols := make([]arrow.Array, 0, ncol)
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	chunk := make([]arrow.Array, len(parts))
+	for i := range ncol {
+		for j, b := range parts {
+			chunk[j] = b.Column(i)
+		}
+		c, err := array.Concatenate(chunk, w.mem)
+		if err != nil {
+			return nil, fmt.Errorf("concatenate: %w", err)
+		}
+		cols = append(cols, c)
+	}
+	return array.NewRecordBatch(w.runSchema, cols, rows), nil
+}
+
+// writeFile writes batch (sorted by time, time column last) to a new file
+// in p's directory: a hidden temporary name first, renamed once complete
+// (and synced).
+func (w *Writer) writeFile(p *partition, batch arrow.RecordBatch) error {
+	ncol := int(batch.NumCols()) - 1
+	times := batch.Column(ncol).(*array.Int64).Int64Values()
+	rows := batch.NumRows()
+	out := array.NewRecordBatch(w.layout.Schema(), batch.Columns()[:ncol], rows)
+	defer out.Release()
+
+	if err := w.mkdirs(p); err != nil {
+		return err
 	}
 	name := w.uuid.next(w.opts.Now()) + ".parquet"
 	final := filepath.Join(p.dir, name)
 	tmp := filepath.Join(p.dir, "."+name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return FileInfo{}, err
+		return err
 	}
 	done := false
 	defer func() {
@@ -585,43 +778,46 @@ func (w *Writer) writeFile(p *partition, batch arrow.RecordBatch, times []int64)
 	} else {
 		w.bw.Reset(f)
 	}
-	fw, err := pqarrow.NewFileWriter(sorted.Schema(), w.bw, w.props, w.arrProps)
-	if err != nil {
-		return FileInfo{}, fmt.Errorf("parquet writer: %w", err)
+	props := w.props
+	if rows < smallFileRows {
+		props = w.small
 	}
-	if err := writeRowGroups(fw, sorted, batchBytes(batch)); err != nil {
+	fw, err := pqarrow.NewFileWriter(out.Schema(), w.bw, props, w.arrProps)
+	if err != nil {
+		return fmt.Errorf("parquet writer: %w", err)
+	}
+	if err := writeRowGroups(fw, out, batchBytes(out)); err != nil {
 		fw.Close()
-		return FileInfo{}, err
+		return err
 	}
 	if err := fw.Close(); err != nil {
-		return FileInfo{}, fmt.Errorf("parquet footer: %w", err)
+		return fmt.Errorf("parquet footer: %w", err)
 	}
 	if err := w.bw.Flush(); err != nil {
-		return FileInfo{}, err
+		return err
 	}
 	w.bw.Reset(nil)
-	if !w.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return FileInfo{}, err
-		}
-	}
-	st, err := f.Stat()
+	size, err := f.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return FileInfo{}, err
+		return err
 	}
-	if err := f.Close(); err != nil {
-		return FileInfo{}, err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return FileInfo{}, err
-	}
-	done = true
-	return FileInfo{
+	info := FileInfo{
 		Path: final, Key: p.keyDir + "/" + name,
 		Region: p.key.region, Account: p.key.account, EventDay: w.days[p.key.day],
-		Rows: sorted.NumRows(), Bytes: st.Size(),
+		Rows: rows, Bytes: size,
 		MinTime: times[0], MaxTime: times[len(times)-1],
-	}, nil
+	}
+	done = true
+	if !w.opts.NoSync {
+		w.submit(finishJob{f: f, tmp: tmp, final: final, info: info})
+		return nil
+	}
+	r := finishJob{f: f, tmp: tmp, final: final, info: info}.finishNoSync()
+	if r.err != nil {
+		return r.err
+	}
+	w.finalized(r.info)
+	return nil
 }
 
 // batchBytes is the Arrow size estimate of the batch being written.

@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -306,45 +307,154 @@ func TestRollByAge(t *testing.T) {
 	}
 }
 
-// TestMaxBuffered: over the cap, the largest partitions are written out and
-// buffered bytes stay bounded.
+// TestMaxBuffered: over the cap, buffered rows are spilled to disk, the
+// memory held stays bounded, and still every partition gets exactly one
+// file, whole and sorted, with no spill file left behind.
 func TestMaxBuffered(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
 	root, s := columnartest.FindingTree()
 	dir := t.TempDir()
 	opts := testOptions(dir, s)
+	opts.Allocator = mem
 	opts.MaxBuffered = 1 << 20
+	var infos []FileInfo
+	opts.OnFile = func(fi FileInfo) { infos = append(infos, fi) }
 	w, err := New(root, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := columnartest.NewGen(s, 20, 2, 5)
 	var rec plan.Record
-	for range 4000 {
-		g.Fill(&rec)
+	counts := map[string]int{}
+	uids := map[string]int64{}
+	for range 6000 {
+		ms := g.Fill(&rec)
 		if err := w.Write(&rec); err != nil {
 			t.Fatal(err)
 		}
+		day := time.UnixMilli(ms).UTC().Format("20060102")
+		counts["region="+rec.Values[s.Region].Str+"/accountId="+rec.Values[s.AccountUID].Str+"/eventDay="+day]++
+		uids[rec.Values[s.FindingUID].Str] = ms
 		if b := w.Stats().BufferBytes; b > opts.MaxBuffered {
 			t.Fatalf("buffered %d > cap", b)
 		}
 	}
-	if w.Stats().Files == 0 {
-		t.Error("no eviction happened")
+	st := w.Stats()
+	if st.Spills < 3 || st.Files != 0 || st.Buffered != 6000 {
+		t.Fatalf("before close: %+v; want several spills and no file yet", st)
+	}
+	spills, _ := filepath.Glob(filepath.Join(dir, ".ocsfmap-spill-*", "*"))
+	if len(spills) != int(st.Spills) {
+		t.Errorf("%d spill files for %d spills", len(spills), st.Spills)
 	}
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st := w.Stats(); st.Rows != 4000 {
-		t.Errorf("rows %d", st.Rows)
+	if st := w.Stats(); st.Rows != 6000 || st.Buffered != 0 || st.Files != int64(len(counts)) {
+		t.Errorf("after close: %+v, %d partitions", st, len(counts))
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".ocsfmap-spill-*")); len(left) != 0 {
+		t.Errorf("spill folder left: %v", left)
+	}
+	if n := len(parquetFiles(t, dir)); n != len(counts) {
+		t.Errorf("%d files for %d partitions", n, len(counts))
+	}
+	seen := 0
+	for _, fi := range infos {
+		rel := strings.TrimPrefix(fi.Key, "ext/zscaler_dspm/")
+		rel = rel[:strings.LastIndexByte(rel, '/')]
+		if counts[rel] != int(fi.Rows) {
+			t.Errorf("%s: %d rows, want %d", rel, fi.Rows, counts[rel])
+		}
+		tbl, pf := readFile(t, fi.Path, mem)
+		times := tbl.Column(tbl.Schema().FieldIndices("time")[0]).Data().Chunk(0).(*array.Int64)
+		finding := tbl.Column(tbl.Schema().FieldIndices("finding")[0]).Data().Chunk(0).(*array.Struct)
+		ids := finding.Field(2).(*array.String)
+		if !slices.IsSorted(times.Int64Values()) {
+			t.Errorf("%s: not sorted", fi.Path)
+		}
+		for i := range int(tbl.NumRows()) {
+			if uids[ids.Value(i)] != times.Value(i) {
+				t.Fatalf("%s row %d: uid %s has time %d, want %d", fi.Path, i, ids.Value(i), times.Value(i), uids[ids.Value(i)])
+			}
+			delete(uids, ids.Value(i))
+			seen++
+		}
+		tbl.Release()
+		pf.Close()
+	}
+	if seen != 6000 || len(uids) != 0 {
+		t.Errorf("read %d rows back; %d records missing", seen, len(uids))
+	}
+}
+
+// TestRollWithSpill: a partition reaching RollBytes is written from its
+// spilled runs and the rows in memory, and the other partitions' rows of
+// the chunk survive (spilled) until Close.
+func TestRollWithSpill(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	root, s := columnartest.FindingTree()
+	dir := t.TempDir()
+	opts := testOptions(dir, s)
+	opts.Allocator = mem
+	opts.MaxBuffered = 512 << 10
+	opts.RollBytes = 300 << 10
+	w, err := New(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := writeN(t, w, columnartest.NewGen(s, 2, 1, 13), 4000)
+	mid := w.Stats()
+	if mid.Files == 0 || mid.Spills == 0 {
+		t.Fatalf("want rolls and spills before close: %+v", mid)
+	}
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	more := writeN(t, w, columnartest.NewGen(s, 2, 1, 14), 500)
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range more {
+		counts[k] += n
+	}
+	got := map[string]int64{}
+	for _, f := range parquetFiles(t, dir) {
+		tbl, pf := readFile(t, f, mem)
+		rel := strings.TrimPrefix(filepath.ToSlash(filepath.Dir(f)), filepath.ToSlash(dir)+"/ext/zscaler_dspm/")
+		got[rel] += tbl.NumRows()
+		times := tbl.Column(tbl.Schema().FieldIndices("time")[0]).Data().Chunk(0).(*array.Int64)
+		if !slices.IsSorted(times.Int64Values()) {
+			t.Errorf("%s: not sorted", f)
+		}
+		tbl.Release()
+		pf.Close()
+	}
+	for k, n := range counts {
+		if got[k] != int64(n) {
+			t.Errorf("%s: %d rows, want %d", k, got[k], n)
+		}
+	}
+	if st := w.Stats(); st.Rows != 4500 || st.Buffered != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
 // TestAtomicFinalize: a write that fails mid-file leaves no file under a
 // final name and no temporary either; files already written stay complete.
 func TestAtomicFinalize(t *testing.T) {
+	for _, noSync := range []bool{true, false} {
+		t.Run(fmt.Sprintf("NoSync=%v", noSync), func(t *testing.T) { testAtomicFinalize(t, noSync) })
+	}
+}
+
+func testAtomicFinalize(t *testing.T, noSync bool) {
 	root, s := columnartest.FindingTree()
 	dir := t.TempDir()
 	opts := testOptions(dir, s)
+	opts.NoSync = noSync
 	var seen []string
 	opts.OnFile = func(fi FileInfo) {
 		// The file exists under its final name, complete, when OnFile runs.
@@ -385,6 +495,85 @@ func TestAtomicFinalize(t *testing.T) {
 	}
 	if before == 0 || len(seen) != before || len(files) != before {
 		t.Errorf("OnFile saw %d files, %d on disk; want the %d of the first flush", len(seen), len(files), before)
+	}
+}
+
+// TestSyncedConcurrent: with fsync on, files are finalized by helper
+// goroutines, yet OnFile runs on the caller's goroutine after the rename,
+// and Flush returns only when all its files are final. Tick from a timer
+// goroutine runs concurrently with Write (go test -race).
+func TestSyncedConcurrent(t *testing.T) {
+	root, s := columnartest.FindingTree()
+	dir := t.TempDir()
+	opts := testOptions(dir, s)
+	opts.NoSync = false
+	opts.MaxBuffered = 256 << 10
+	var infos []FileInfo // no lock: OnFile must run inside Writer methods, serialized
+	opts.OnFile = func(fi FileInfo) {
+		if _, err := os.Stat(fi.Path); err != nil {
+			t.Errorf("OnFile before rename: %v", err)
+		}
+		infos = append(infos, fi)
+	}
+	w, err := New(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	ticked := make(chan error, 1)
+	go func() {
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				ticked <- nil
+				return
+			case now := <-tk.C:
+				if n%10 == 9 {
+					now = now.Add(time.Hour) // past RollAge: this tick rolls
+				}
+				if err := w.Tick(now); err != nil {
+					ticked <- err
+					return
+				}
+			}
+		}
+	}()
+	g := columnartest.NewGen(s, 8, 2, 21)
+	var rec plan.Record
+	for i := range 2000 {
+		g.Fill(&rec)
+		if err := w.Write(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1000 {
+			if err := w.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if st := w.Stats(); st.Buffered != 0 || st.Rows != 1001 || int(st.Files) != len(parquetFiles(t, dir)) {
+				t.Fatalf("after Flush: %+v", st)
+			}
+		}
+	}
+	close(stop)
+	if err := <-ticked; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	files := parquetFiles(t, dir)
+	if st.Rows != 2000 || int(st.Files) != len(files) || len(infos) != len(files) {
+		t.Errorf("stats %+v, %d files, %d OnFile calls", st, len(files), len(infos))
+	}
+	var rows int64
+	for _, fi := range infos {
+		rows += fi.Rows
+	}
+	if rows != 2000 {
+		t.Errorf("OnFile rows %d", rows)
 	}
 }
 

@@ -1,0 +1,279 @@
+package lake
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+)
+
+// A run is one buffered chunk of rows of every partition, sorted by
+// (partition, time) and cut into batches of about runBatchBytes. Each
+// partition's rows in it are segments (a range of one batch), so a
+// partition's file is the merge of its segments over all runs. A run lives
+// in memory while it is made and is spilled to a compressed Arrow IPC file
+// when the writer needs the memory back; either way its batches carry an
+// extra last column, the row's time, so merging needs no other state.
+type run struct {
+	batches []arrow.RecordBatch // in memory; nil once spilled
+	nb      int                 // number of batches
+	live    int64               // rows not yet written to a file
+
+	// Spilled: the IPC file and a cache of the last batch read (partitions
+	// are written in id order, which is the run's order, so each batch is
+	// read once).
+	path     string
+	f        *os.File
+	rd       *ipc.FileReader
+	cached   arrow.RecordBatch
+	cacheIdx int
+	bytes    int64 // file size
+}
+
+// segment is one partition's rows in one batch of a run, sorted by time.
+type segment struct {
+	run      *run
+	batch    int32
+	off, len int32
+}
+
+const (
+	// runBatchBytes sizes the batches of a run: big enough that IPC and
+	// compression overheads vanish, small enough that reading one back per
+	// run during a merge costs little memory.
+	runBatchBytes = 1 << 20
+	timeColumn    = "__ocsfmap_time"
+)
+
+// batch returns batch i of the run, not retained: valid until the next
+// call on this run.
+func (r *run) batch(i int) (arrow.RecordBatch, error) {
+	if r.batches != nil {
+		return r.batches[i], nil
+	}
+	if r.cached != nil && r.cacheIdx == i {
+		return r.cached, nil
+	}
+	r.dropCache()
+	b, err := r.rd.RecordBatchAt(i)
+	if err != nil {
+		return nil, fmt.Errorf("read spill %s batch %d: %w", filepath.Base(r.path), i, err)
+	}
+	r.cached, r.cacheIdx = b, i
+	return b, nil
+}
+
+func (r *run) dropCache() {
+	if r.cached != nil {
+		r.cached.Release()
+		r.cached = nil
+	}
+}
+
+// release frees the run's memory and removes its file.
+func (r *run) release() error {
+	for _, b := range r.batches {
+		b.Release()
+	}
+	r.batches = nil
+	r.dropCache()
+	var err error
+	if r.rd != nil {
+		r.rd.Close()
+		r.rd = nil
+	}
+	if r.f != nil {
+		err = r.f.Close()
+		r.f = nil
+		if rmErr := os.Remove(r.path); rmErr != nil && err == nil {
+			err = rmErr
+		}
+	}
+	return err
+}
+
+// sortCur turns the rows buffered in w.cur into an in-memory run sorted by
+// (partition id, time) and appends each partition's segments to it. It
+// returns nil when nothing is buffered.
+func (w *Writer) sortCur() (*run, error) {
+	n := w.cur.Len()
+	if n == 0 {
+		return nil, nil
+	}
+	w.stats.Mismatched += w.cur.Mismatched()
+	batch := w.cur.NewRecordBatch()
+	defer batch.Release()
+	pids, times := w.pids, w.times
+	w.pids, w.times = w.pids[:0], w.times[:0]
+
+	// Counting sort by partition id, then each partition's rows by time
+	// (stable: rows of one millisecond keep their arrival order).
+	starts := make([]int32, len(w.plist)+1)
+	for _, id := range pids {
+		starts[id+1]++
+	}
+	for i := 1; i < len(starts); i++ {
+		starts[i] += starts[i-1]
+	}
+	idx := make([]int32, n)
+	fill := slices.Clone(starts[:len(starts)-1])
+	for i, id := range pids {
+		idx[fill[id]] = int32(i)
+		fill[id]++
+	}
+	sortedTimes := make([]int64, n)
+	for id := range len(w.plist) {
+		grp := idx[starts[id]:starts[id+1]]
+		if !slices.IsSortedFunc(grp, func(a, b int32) int { return cmp.Compare(times[a], times[b]) }) {
+			slices.SortStableFunc(grp, func(a, b int32) int { return cmp.Compare(times[a], times[b]) })
+		}
+		for j, i := range grp {
+			sortedTimes[int(starts[id])+j] = times[i]
+		}
+	}
+
+	sorted, err := w.take(batch, idx)
+	if err != nil {
+		return nil, err
+	}
+	defer sorted.Release()
+
+	// Append the time column: the run's schema is the file schema + time.
+	tb := array.NewInt64Builder(w.mem)
+	tb.AppendValues(sortedTimes, nil)
+	tcol := tb.NewArray()
+	tb.Release()
+	cols := append(slices.Clone(sorted.Columns()), tcol)
+	full := array.NewRecordBatch(w.runSchema, cols, int64(n))
+	tcol.Release()
+	defer full.Release()
+
+	per := int64(n)
+	if size := batchBytes(sorted); size > runBatchBytes {
+		per = max(1024, int64(n)*runBatchBytes/size)
+	}
+	r := &run{live: int64(n)}
+	for off := int64(0); off < int64(n); off += per {
+		r.batches = append(r.batches, full.NewSlice(off, min(off+per, int64(n))))
+	}
+	r.nb = len(r.batches)
+	w.runs = append(w.runs, r)
+
+	// Segments: each partition's range, cut at batch boundaries.
+	for id := range len(w.plist) {
+		lo, hi := int64(starts[id]), int64(starts[id+1])
+		p := w.plist[id]
+		for lo < hi {
+			b := lo / per
+			end := min(hi, (b+1)*per)
+			p.segs = append(p.segs, segment{run: r, batch: int32(b), off: int32(lo - b*per), len: int32(end - lo)})
+			lo = end
+		}
+	}
+	return r, nil
+}
+
+// take returns batch's rows in the order of idx.
+func (w *Writer) take(batch arrow.RecordBatch, idx []int32) (arrow.RecordBatch, error) {
+	ib := array.NewInt32Builder(w.mem)
+	defer ib.Release()
+	ib.AppendValues(idx, nil)
+	indices := ib.NewArray()
+	defer indices.Release()
+	ctx := compute.WithAllocator(context.Background(), w.mem)
+	// NewDatum retains what it wraps; release the datums, not the values.
+	vals, idxs := compute.NewDatum(batch), compute.NewDatum(indices)
+	defer vals.Release()
+	defer idxs.Release()
+	out, err := compute.Take(ctx, *compute.DefaultTakeOptions(), vals, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("sort rows: %w", err)
+	}
+	return out.(*compute.RecordDatum).Value, nil
+}
+
+// spillDir makes the writer's spill folder on first use: hidden (readers,
+// crawlers and the uploader skip dot names) and inside Dir, so cleanup is one
+// RemoveAll and the spill sits on the output's disk.
+func (w *Writer) spillDir() (string, error) {
+	if w.spillPath != "" {
+		return w.spillPath, nil
+	}
+	if err := os.MkdirAll(w.opts.Dir, 0o755); err != nil {
+		return "", err
+	}
+	d, err := os.MkdirTemp(w.opts.Dir, ".ocsfmap-spill-")
+	if err != nil {
+		return "", err
+	}
+	w.spillPath = d
+	return d, nil
+}
+
+// persist writes an in-memory run to a spill file (Arrow IPC with LZ4
+// frames: the cheapest codec IPC offers, the file is read back once) and
+// frees its memory.
+func (w *Writer) persist(r *run) error {
+	dir, err := w.spillDir()
+	if err != nil {
+		return fmt.Errorf("lake: spill: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "run-*.arrow")
+	if err != nil {
+		return fmt.Errorf("lake: spill: %w", err)
+	}
+	r.path, r.f = f.Name(), f
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(r.path)
+		r.f = nil
+		return fmt.Errorf("lake: spill %s: %w", filepath.Base(r.path), err)
+	}
+	w.bw.Reset(f)
+	iw, err := ipc.NewFileWriter(w.bw, ipc.WithSchema(w.runSchema), ipc.WithAllocator(w.mem), ipc.WithLZ4())
+	if err != nil {
+		return fail(err)
+	}
+	for _, b := range r.batches {
+		if err := iw.Write(b); err != nil {
+			iw.Close()
+			return fail(err)
+		}
+	}
+	if err := iw.Close(); err != nil {
+		return fail(err)
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	w.bw.Reset(nil)
+	st, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(w.mem))
+	if err != nil {
+		return fail(err)
+	}
+	if rd.NumRecords() != r.nb {
+		rd.Close()
+		return fail(errors.New("batch count changed"))
+	}
+	r.rd = rd
+	r.bytes = st.Size()
+	for _, b := range r.batches {
+		b.Release()
+	}
+	r.batches = nil
+	w.stats.Spills++
+	w.stats.SpillBytes += r.bytes
+	return nil
+}
