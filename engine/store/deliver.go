@@ -231,6 +231,9 @@ func scanStaging(stagingDir string) ([]staged, error) {
 			}
 			return err
 		}
+		if e.IsDir() && p != stagingDir && strings.HasPrefix(e.Name(), ".") {
+			return fs.SkipDir // the lake writer's spill folders, a crashed run's included
+		}
 		if !e.Type().IsRegular() || isTemp(e.Name()) {
 			return nil
 		}

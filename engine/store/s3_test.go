@@ -102,6 +102,10 @@ func TestS3DeliverHappyPath(t *testing.T) {
 	// Still being written: must stay.
 	tmp := filepath.Join(staging, filepath.FromSlash(partKey("20240106", ".0190a1b6.parquet.tmp")))
 	os.WriteFile(tmp, []byte("partial"), 0o644)
+	// A spill folder of the lake writer (a crashed run leaves one): never uploaded.
+	spill := filepath.Join(staging, ".ocsfmap-spill-123", "run-000001.arrow")
+	os.MkdirAll(filepath.Dir(spill), 0o755)
+	os.WriteFile(spill, []byte("spill"), 0o644)
 
 	var wantBytes int64
 	for _, b := range want {
