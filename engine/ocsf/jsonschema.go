@@ -22,7 +22,7 @@ func (c *Catalog) JSONSchema(class string, profiles []string) ([]byte, error) {
 	}
 	id := "https://schema.ocsf.io/schema/" + c.Version + "/classes/" + cl.Name
 	if profiles != nil {
-		id += "?profiles=" + strings.Join(normProfiles(profiles), ",")
+		id += "?profiles=" + strings.Join(NormalizeProfiles(profiles), ",")
 	}
 	defs := map[string]any{}
 	root := c.schemaObject(cl.Caption, cl.Attrs, profiles, defs)
@@ -41,8 +41,9 @@ func (c *Catalog) JSONSchema(class string, profiles []string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// normProfiles sorts and dedupes a profile selection.
-func normProfiles(profiles []string) []string {
+// NormalizeProfiles sorts and dedupes a profile selection (a new slice,
+// never nil), so equal selections compare and cache as equal.
+func NormalizeProfiles(profiles []string) []string {
 	out := append([]string{}, profiles...)
 	sort.Strings(out)
 	j := 0

@@ -61,7 +61,7 @@ type cacheEntry struct {
 func For(version, class string, profiles []string) (*Validator, error) {
 	key := version + "\x00" + class + "\x00*"
 	if profiles != nil {
-		profiles = normalize(profiles)
+		profiles = ocsf.NormalizeProfiles(profiles)
 		key = version + "\x00" + class + "\x00" + strings.Join(profiles, ",")
 	}
 	cacheMu.Lock()
@@ -73,19 +73,6 @@ func For(version, class string, profiles []string) (*Validator, error) {
 	cacheMu.Unlock()
 	e.once.Do(func() { e.v, e.err = compile(version, class, profiles) })
 	return e.v, e.err
-}
-
-func normalize(profiles []string) []string {
-	out := append([]string{}, profiles...)
-	sort.Strings(out)
-	j := 0
-	for i, p := range out {
-		if i == 0 || p != out[j-1] {
-			out[j] = p
-			j++
-		}
-	}
-	return out[:j]
 }
 
 // noNetwork refuses every schema that is not already in the compiler: the
