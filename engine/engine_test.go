@@ -213,3 +213,35 @@ func (d *deadCollect) Write(x *DeadLetter) error { d.items = append(d.items, x);
 func bytesInput(name string, data []byte) Input {
 	return Input{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 }
+
+// TestRunFailPolicyStops: under on_error: fail, the first record a rule
+// fails for stops the run with ErrFailPolicy; what came before is written.
+func TestRunFailPolicyStops(t *testing.T) {
+	src, err := os.ReadFile(shipped[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.Symlink(mustAbs(t, "../mappings/zscaler-dspm/templates"), filepath.Join(dir, "templates"))
+	path := filepath.Join(dir, "m.yaml")
+	os.WriteFile(path, bytes.Replace(src, []byte("on_error: dead_letter"), []byte("on_error: fail"), 1), 0o644)
+	m := load(t, path)
+	good := corpus(t, 3, 1)
+	data := bytes.Join(append(good, []byte(`{"alert_id": "no-time"}`), good[0]), []byte("\n"))
+	sink := &collect{}
+	counts, err := m.Run(t.Context(), []Input{bytesInput("in.ndjson", data)}, Options{Sink: sink, DeadLetters: &deadCollect{}, Workers: 1})
+	if !errors.Is(err, ErrFailPolicy) || !strings.Contains(err.Error(), "in.ndjson:4") {
+		t.Fatalf("err = %v", err)
+	}
+	if counts.Written != 3 || counts.DeadLettered != 1 {
+		t.Fatalf("counts %+v", counts)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
