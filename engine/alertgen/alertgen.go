@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/jsontext"
 )
 
 // Fractions of irregular values. Each is drawn independently per alert, so
@@ -172,7 +174,7 @@ func (g *Generator) AppendNDJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, f.name)
+		dst = jsontext.AppendString(dst, f.name)
 		dst = append(dst, ':')
 		dst = g.appendValue(dst, f.value)
 	}

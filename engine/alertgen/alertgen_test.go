@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/jsontext"
 )
 
 // vendorFields are the source fields of the vendor table, plus region.
@@ -73,7 +75,7 @@ func TestNDJSONMatchesNext(t *testing.T) {
 
 func TestAppendString(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote\back`, "ctl\x00\x01\x1f\n\r\t", "日本語🚀", "line\u2028sep\u2029", "bad\xff\xfeutf8", "<&>"} {
-		enc := appendString(nil, s)
+		enc := jsontext.AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(enc, &back); err != nil {
 			t.Errorf("%q encoded as %s: %v", s, enc, err)
@@ -90,8 +92,8 @@ func TestAppendString(t *testing.T) {
 	}
 	for _, f := range []float64{0, 1, -1.5, 1793527200.123, 1793527200123, 1e21, 1e-7, 123456789012345678} {
 		var back float64
-		if err := json.Unmarshal(appendFloat(nil, f), &back); err != nil || back != f {
-			t.Errorf("%v encoded as %s, read back %v, %v", f, appendFloat(nil, f), back, err)
+		if err := json.Unmarshal(jsontext.AppendFloat(nil, f), &back); err != nil || back != f {
+			t.Errorf("%v encoded as %s, read back %v, %v", f, jsontext.AppendFloat(nil, f), back, err)
 		}
 	}
 }

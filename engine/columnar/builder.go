@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/ocsfmap/ocsfmap/engine/internal/jsontext"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
 )
 
@@ -252,7 +253,7 @@ func (b *Builder) jsonEncoder(n *plan.Node) jsonEnc {
 		kids := make([]kid, len(n.Children))
 		names := make(map[string]bool, len(n.Children))
 		for i, c := range n.Children {
-			kids[i] = kid{key: append(appendJSONString(nil, c.Name), ':'), enc: b.jsonEncoder(c)}
+			kids[i] = kid{key: append(jsontext.AppendString(nil, c.Name), ':'), enc: b.jsonEncoder(c)}
 			names[c.Name] = true
 		}
 		slot := n.Slot
@@ -272,9 +273,9 @@ func (b *Builder) jsonEncoder(n *plan.Node) jsonEnc {
 						if wrote {
 							dst = append(dst, ',')
 						}
-						dst = appendJSONString(dst, k)
+						dst = jsontext.AppendString(dst, k)
 						dst = append(dst, ':')
-						if dst, err = appendJSON(dst, m[k]); err != nil {
+						if dst, err = jsontext.AppendValue(dst, m[k]); err != nil {
 							return dst[:start], false, err
 						}
 						wrote = true
@@ -378,7 +379,7 @@ func (b *Builder) scalar(kind plan.Kind, ab array.Builder) func(*plan.Value) {
 				b.bytes += int64(len(b.scratch)) + 4
 				return
 			case plan.Float:
-				b.scratch = appendJSONFloat(b.scratch[:0], v.Float)
+				b.scratch = jsontext.AppendFloat(b.scratch[:0], v.Float)
 				sb.BinaryBuilder.Append(b.scratch)
 				b.bytes += int64(len(b.scratch)) + 4
 				return

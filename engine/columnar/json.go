@@ -1,166 +1,13 @@
 package columnar
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/ocsfmap/ocsfmap/engine/internal/jsontext"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
 )
-
-// appendJSON appends the JSON encoding of a decoded JSON value. It handles
-// the types encoding/json decodes into without reflection, sorts object keys
-// (as encoding/json does) so equal values give equal strings, and does not
-// HTML-escape (the column holds data, not markup). Other types fall back to
-// encoding/json.
-func appendJSON(dst []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(dst, "null"...), nil
-	case string:
-		return appendJSONString(dst, x), nil
-	case bool:
-		return strconv.AppendBool(dst, x), nil
-	case float64:
-		return appendJSONFloat(dst, x), nil
-	case json.Number:
-		if x == "" {
-			return append(dst, '0'), nil
-		}
-		if !json.Valid([]byte(x)) {
-			return dst, fmt.Errorf("invalid json.Number %q", string(x))
-		}
-		return append(dst, x...), nil
-	case int:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(dst, x, 10), nil
-	case int32:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		dst = append(dst, '{')
-		var err error
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, k)
-			dst = append(dst, ':')
-			if dst, err = appendJSON(dst, x[k]); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, '}'), nil
-	case []any:
-		dst = append(dst, '[')
-		var err error
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = appendJSON(dst, e); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
-	case []string:
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, e)
-		}
-		return append(dst, ']'), nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, b...), nil
-}
-
-// appendJSONFloat formats like encoding/json; NaN and ±Inf, which JSON
-// cannot hold, become null.
-func appendJSONFloat(dst []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(dst, "null"...)
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// 1e-07 → 1e-7, as encoding/json writes it.
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s. Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029
-// are escaped so the text is also valid JavaScript.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // appendValueJSON appends one slot value as JSON. The node's kind decides how
 // an Int is written: datetime_t as an RFC 3339 string, booleans as true/false.
@@ -169,7 +16,7 @@ func appendValueJSON(dst []byte, kind plan.Kind, v *plan.Value) ([]byte, error) 
 	case plan.Null:
 		return append(dst, "null"...), nil
 	case plan.String:
-		return appendJSONString(dst, v.Str), nil
+		return jsontext.AppendString(dst, v.Str), nil
 	case plan.Int:
 		switch kind {
 		case plan.KindDatetime:
@@ -181,7 +28,7 @@ func appendValueJSON(dst []byte, kind plan.Kind, v *plan.Value) ([]byte, error) 
 		}
 		return strconv.AppendInt(dst, v.Int, 10), nil
 	case plan.Float:
-		return appendJSONFloat(dst, v.Float), nil
+		return jsontext.AppendFloat(dst, v.Float), nil
 	case plan.Bool:
 		return strconv.AppendBool(dst, v.Int != 0), nil
 	case plan.List:
@@ -197,7 +44,7 @@ func appendValueJSON(dst []byte, kind plan.Kind, v *plan.Value) ([]byte, error) 
 		}
 		return append(dst, ']'), nil
 	case plan.JSON:
-		return appendJSON(dst, v.JSON)
+		return jsontext.AppendValue(dst, v.JSON)
 	}
 	return dst, fmt.Errorf("unknown value kind %d", v.Kind)
 }
