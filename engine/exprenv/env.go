@@ -26,6 +26,12 @@ type Program struct {
 	// Vars are the source fields the expression reads, sorted.
 	Vars    []string
 	program *vm.Program
+	// native evaluates the expression without the VM where it can (see
+	// native.go); nil when some part of it has no native form.
+	native native
+	asBool bool
+	// slots, set by Bind: Vars[i] is src[slots[i]] in RunFields.
+	slots []int
 }
 
 // Type is the result type the checker inferred; nil or interface when it
@@ -158,8 +164,28 @@ func Compile(text string, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, toError(err)
 	}
-	return &Program{Text: text, Vars: vars, program: program}, nil
+	p := &Program{Text: text, Vars: vars, program: program, asBool: opts.Bool}
+	if tree, err := parser.Parse(text); err == nil {
+		p.native = compileNative(tree.Node, vars, opts.Extra)
+	}
+	return p, nil
 }
+
+// Bind returns a copy of p that reads its variables from a slice of source
+// values: p.Vars[i] is src[slots[i]] when RunFields runs it. Binding is done
+// once, at load time; the copy is as immutable and shareable as p.
+func (p *Program) Bind(slots []int) *Program {
+	if len(slots) != len(p.Vars) {
+		panic(fmt.Sprintf("exprenv: Bind: %d slots for %d variables", len(slots), len(p.Vars)))
+	}
+	q := *p
+	q.slots = append([]int(nil), slots...)
+	return &q
+}
+
+// Native reports whether p has a native form: RunFields then runs it
+// without the VM, unless a record holds values only the VM handles.
+func (p *Program) Native() bool { return p.native != nil }
 
 func sortedFuncs(extra []Func) []Func {
 	all := make([]Func, 0, len(funcs)+len(extra))
@@ -180,10 +206,11 @@ func toError(err error) error {
 }
 
 // Runner evaluates programs; one per goroutine. Env is filled by the caller
-// with the source fields before Run.
+// with the source fields before Run; RunFields fills what it needs itself.
 type Runner struct {
-	vm  vm.VM
-	Env map[string]any
+	vm    vm.VM
+	Env   map[string]any
+	scope scope
 }
 
 // NewRunner returns a runner with an empty environment.
@@ -197,4 +224,63 @@ func (r *Runner) Run(p *Program) (out any, err error) {
 		}
 	}()
 	return r.vm.Run(p.program, r.Env)
+}
+
+// RunFields evaluates p, bound with Bind, over src, one record's source
+// values. The native form runs when it can; otherwise (or when this record
+// needs it) the VM does, over Env filled with p's variables only, so the
+// result and any error are always the VM's.
+func (r *Runner) RunFields(p *Program, src []any) (any, error) {
+	if v, ok := r.Eval(p, src); ok {
+		return v, nil
+	}
+	if p.slots == nil && len(p.Vars) > 0 {
+		return r.Run(p) // not bound: the caller filled Env
+	}
+	for i, name := range p.Vars {
+		r.Env[name] = src[p.slots[i]]
+	}
+	return r.Run(p)
+}
+
+// Append is Eval for a template hole: a string result is appended to dst
+// (a concatenation or join without allocating it); any other result is
+// returned as v for the caller to format, dst unchanged. ok as for Eval.
+func (r *Runner) Append(dst []byte, p *Program, src []any) (out []byte, v any, ok bool) {
+	if p.native == nil || p.asBool || p.slots == nil && len(p.Vars) > 0 {
+		v, ok = r.Eval(p, src)
+		return dst, v, ok
+	}
+	s := &r.scope
+	s.src, s.slots, s.elem = src, p.slots, nil
+	out, v, _, ok = appendNode(p.native, s, dst)
+	s.src, s.slots = nil, nil
+	if !ok {
+		return dst, nil, false
+	}
+	return out, v, true
+}
+
+// Eval runs only p's native form over src (see RunFields); ok is false when
+// p has none or this record needs the VM. A caller that renders several
+// programs as one (a template) uses it to fall back to its own VM program.
+func (r *Runner) Eval(p *Program, src []any) (v any, ok bool) {
+	if p.native == nil || p.slots == nil && len(p.Vars) > 0 {
+		return nil, false
+	}
+	s := &r.scope
+	s.src, s.slots, s.elem = src, p.slots, nil
+	v, ok = p.native.eval(s)
+	s.src, s.slots = nil, nil
+	if ok && p.asBool {
+		// OpCast to bool: nil is false, anything else not a bool an error.
+		switch v.(type) {
+		case nil:
+			v = false
+		case bool:
+		default:
+			ok = false
+		}
+	}
+	return v, ok
 }

@@ -16,8 +16,8 @@ func convert(v any, k Kind, elem *Node) (Value, error) {
 	switch x := v.(type) {
 	case nil:
 		return Value{}, nil
-	case preset:
-		return Value(x), nil
+	case *preset:
+		return Value(*x), nil
 	}
 	switch k {
 	case KindString:
@@ -62,6 +62,37 @@ func convert(v any, k Kind, elem *Node) (Value, error) {
 	return Value{}, fmt.Errorf("cannot hold %s", describe(v))
 }
 
+// setValue stores convert(v, k, elem) in *dst. The common cases set just
+// the fields they use: copying whole Values is a large part of mapping.
+func setValue(dst *Value, v any, k Kind, elem *Node) error {
+	if dst.Kind != Null {
+		*dst = Value{}
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case *preset:
+		*dst = Value(*x)
+		return nil
+	case string:
+		if k == KindString {
+			dst.Kind, dst.Str = String, x
+			return nil
+		}
+	case int64:
+		if k == KindLong || k == KindDatetime {
+			dst.Kind, dst.Int = Int, x
+			return nil
+		}
+	}
+	val, err := convert(v, k, elem)
+	if err != nil {
+		return err
+	}
+	*dst = val
+	return nil
+}
+
 func boolValue(b bool) Value {
 	if b {
 		return Value{Kind: Bool, Int: 1}
@@ -79,6 +110,10 @@ func toList(v any, elem *Node) (Value, error) {
 	case []string:
 		out := make([]Value, 0, len(l))
 		for _, s := range l {
+			if elem.Kind == KindString {
+				out = append(out, Value{Kind: String, Str: s}) // convert would box s
+				continue
+			}
 			ev, err := convert(s, elem.Kind, elem.Elem)
 			if err != nil {
 				return Value{}, err

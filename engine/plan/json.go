@@ -10,10 +10,42 @@ import (
 // AppendJSON appends the last mapped record as one line of OCSF JSON, keys
 // in the tree's order, absent attributes left out.
 func (m *Mapper) AppendJSON(dst []byte) []byte {
-	return m.appendNode(dst, m.p.Root)
+	if m.jsonRoot == nil {
+		m.jsonRoot = m.mirror(m.p.Root)
+	}
+	return m.appendNode(dst, m.jsonRoot)
 }
 
-func (m *Mapper) appendNode(dst []byte, n *Node) []byte {
+// jsonNode mirrors a node of the output tree with its presence index, so
+// writing a record needs no map lookup per attribute.
+type jsonNode struct {
+	node *Node
+	idx  int // index into Mapper.present; -1: never present
+	kids []*jsonNode
+}
+
+func (m *Mapper) mirror(n *Node) *jsonNode {
+	j := &jsonNode{node: n, idx: -1}
+	if i, ok := m.p.present[n]; ok {
+		j.idx = i
+	}
+	if n.Slot >= 0 {
+		return j
+	}
+	kids := n.Children
+	if n.Kind == KindList {
+		kids = n.Items
+	}
+	for _, c := range kids {
+		j.kids = append(j.kids, m.mirror(c))
+	}
+	return j
+}
+
+func (m *Mapper) has(j *jsonNode) bool { return j.idx >= 0 && m.present[j.idx] }
+
+func (m *Mapper) appendNode(dst []byte, j *jsonNode) []byte {
+	n := j.node
 	if n.Slot >= 0 {
 		return appendValue(dst, m.rec.Values[n.Slot], n)
 	}
@@ -21,8 +53,8 @@ func (m *Mapper) appendNode(dst []byte, n *Node) []byte {
 	case KindList:
 		dst = append(dst, '[')
 		first := true
-		for _, it := range n.Items {
-			if !m.Present(it) {
+		for _, it := range j.kids {
+			if !m.has(it) {
 				continue // an absent element is left out, not written as null
 			}
 			if !first {
@@ -35,15 +67,15 @@ func (m *Mapper) appendNode(dst []byte, n *Node) []byte {
 	default: // objects, and JSON values built from several rules
 		dst = append(dst, '{')
 		first := true
-		for _, c := range n.Children {
-			if !m.Present(c) {
+		for _, c := range j.kids {
+			if !m.has(c) {
 				continue
 			}
 			if !first {
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = appendString(dst, c.Name)
+			dst = appendString(dst, c.node.Name)
 			dst = append(dst, ':')
 			dst = m.appendNode(dst, c)
 		}
@@ -57,7 +89,10 @@ func appendValue(dst []byte, v Value, n *Node) []byte {
 		return appendString(dst, v.Str)
 	case Int:
 		if n.Kind == KindDatetime || (n.Elem != nil && n.Elem.Kind == KindDatetime && n.Kind != KindList) {
-			return appendString(dst, time.UnixMilli(v.Int).UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+			// The layout's output never needs escaping: format in place.
+			dst = append(dst, '"')
+			dst = time.UnixMilli(v.Int).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+			return append(dst, '"')
 		}
 		return strconv.AppendInt(dst, v.Int, 10)
 	case Float:
@@ -74,6 +109,9 @@ func appendValue(dst []byte, v Value, n *Node) []byte {
 		}
 		return append(dst, ']')
 	case JSON:
+		if s, ok := v.JSON.(string); ok && marshalsPlain(s) {
+			return appendString(dst, s)
+		}
 		b, err := json.Marshal(v.JSON)
 		if err != nil {
 			return append(dst, "null"...)
@@ -83,6 +121,39 @@ func appendValue(dst []byte, v Value, n *Node) []byte {
 	return append(dst, "null"...)
 }
 
+// marshalsPlain reports whether json.Marshal writes s as appendString does:
+// it differs only in escaping <, > and & (HTML) and in writing \b and \f.
+func marshalsPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '<', '>', '&', '\b', '\f':
+			return false
+		}
+	}
+	return true
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// needsLook flags (in the high bit of a byte) the bytes of x that
+// appendString cannot copy as they are: '"', '\\', control characters and
+// non-ASCII. Borrows may flag a byte above a flagged one too; the caller only
+// skips words with no flag at all.
+func needsLook(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	b := x ^ (lsb * '\\')
+	return ((q-lsb)&^q | (b-lsb)&^b | (x - lsb*0x20) | x) & msb
+}
+
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
 // appendString appends s as a JSON string, escaping as encoding/json does
 // (without its HTML escaping) and replacing invalid UTF-8.
 func appendString(dst []byte, s string) []byte {
@@ -90,6 +161,11 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight plain bytes at a time: most text needs no escaping.
+		if i+8 <= len(s) && needsLook(load64(s, i)) == 0 {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -40,22 +41,28 @@ type Mapper struct {
 	src     []any
 	runner  *exprenv.Runner
 	rec     Record
-	raw     []any // per rule: the source value before lookup, for "Other" captions
+	raw     []string // per rule: the source text before lookup, for "Other" captions
 	present []bool
 	errs    []*Error // soft errors under the null_field policy
 	noCheck bool
+	text    []byte // template rendering buffer
+	// typeNames caches "<class>: <activity>" per type_name derivation: the
+	// enum is finite, and the concatenation would allocate per record.
+	typeNames []map[int64]string
+	jsonRoot  *jsonNode // built on the first AppendJSON
 }
 
 // NewMapper returns a mapper for p.
 func (p *Plan) NewMapper() *Mapper {
 	return &Mapper{
-		p:       p,
-		ext:     source.NewExtractor(p.Fields),
-		src:     make([]any, len(p.Fields)),
-		runner:  exprenv.NewRunner(),
-		rec:     Record{Values: make([]Value, p.slots)},
-		raw:     make([]any, len(p.rules)),
-		present: make([]bool, len(p.objects)),
+		p:         p,
+		ext:       source.NewExtractor(p.Fields),
+		src:       make([]any, len(p.Fields)),
+		runner:    exprenv.NewRunner(),
+		rec:       Record{Values: make([]Value, p.slots)},
+		raw:       make([]string, len(p.rules)),
+		present:   make([]bool, len(p.objects)),
+		typeNames: make([]map[int64]string, len(p.derived)),
 	}
 }
 
@@ -111,20 +118,12 @@ func (m *Mapper) MapUnchecked(raw []byte) (*Record, error) {
 func (m *Mapper) mapExtracted() (*Record, error) {
 	p := m.p
 	m.errs = m.errs[:0]
-	if p.needEnv {
-		env := m.runner.Env
-		for i, f := range p.Fields {
-			env[f] = m.src[i]
-		}
-	}
 	vals := m.rec.Values
-	for i := range vals {
-		vals[i] = Value{}
-	}
+	clear(vals)
 	for i, r := range p.rules {
 		v, err := m.eval(r, i)
 		if err == nil {
-			vals[r.target.Slot], err = convert(v, r.target.Kind, r.target.Elem)
+			err = setValue(&vals[r.target.Slot], v, r.target.Kind, r.target.Elem)
 			if err != nil {
 				err = &Error{Code: "R402", Path: r.path, Rule: r.pos, Msg: err.Error()}
 			}
@@ -139,7 +138,7 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 		}
 	}
 	for i := range p.derived {
-		m.derive(&p.derived[i])
+		m.derive(i, &p.derived[i])
 	}
 	m.computePresence()
 	if m.noCheck {
@@ -155,7 +154,7 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 
 // eval runs one rule and returns its raw value (nil: no value).
 func (m *Mapper) eval(r *rule, i int) (any, error) {
-	m.raw[i] = nil
+	m.raw[i] = ""
 	if r.when != nil {
 		ok, err := m.run(r, r.when)
 		if err != nil {
@@ -169,7 +168,7 @@ func (m *Mapper) eval(r *rule, i int) (any, error) {
 	var err error
 	switch {
 	case r.static != nil:
-		return staticAny(*r.static), nil
+		return staticAny(r.static), nil
 	case r.lookup != nil:
 		var key any
 		if r.keyProg != nil {
@@ -178,14 +177,15 @@ func (m *Mapper) eval(r *rule, i int) (any, error) {
 			key = m.first(r.from)
 		}
 		if s, ok := key.(string); ok {
-			key = strings.TrimSpace(s)
+			// The trimmed text stays a string: boxing it would allocate.
+			s = strings.TrimSpace(s)
+			m.raw[i] = s
+			v, _ = r.lookup.getString(s)
+		} else {
+			v, _ = r.lookup.get(key)
 		}
-		m.raw[i] = key
-		v, _ = r.lookup.get(key)
 	case r.prog != nil:
 		v, err = m.run(r, r.prog)
-	case r.templateProg != nil:
-		v, err = m.run(r, r.templateProg)
 	case r.template != nil:
 		v, err = m.render(r)
 	default:
@@ -195,13 +195,14 @@ func (m *Mapper) eval(r *rule, i int) (any, error) {
 		return nil, err
 	}
 	if v == nil && r.def != nil {
-		return staticAny(*r.def), nil
+		return staticAny(r.def), nil
 	}
 	return v, nil
 }
 
-// staticAny hands a precomputed Value back through convert unchanged.
-func staticAny(v Value) any { return preset(v) }
+// staticAny hands a precomputed Value back through convert unchanged. The
+// interface holds the plan's pointer: boxing it does not allocate.
+func staticAny(v *Value) any { return (*preset)(v) }
 
 // preset is a Value that convert passes through as is.
 type preset Value
@@ -227,7 +228,7 @@ func (m *Mapper) first(from []int) any {
 }
 
 func (m *Mapper) run(r *rule, prog *exprenv.Program) (any, error) {
-	v, err := m.runner.Run(prog)
+	v, err := m.runner.RunFields(prog, m.src)
 	if err != nil {
 		return nil, &Error{Code: "R401", Path: r.path, Rule: r.pos, Msg: firstLine(err.Error())}
 	}
@@ -241,7 +242,48 @@ func firstLine(s string) string {
 	return s
 }
 
+// render renders a template. Holes run natively into one buffer; when a
+// hole needs the VM, the whole template runs as its one VM program, so the
+// result and any error message are the same as that program's.
 func (m *Mapper) render(r *rule) (any, error) {
+	b := m.text[:0]
+	for _, seg := range r.template {
+		if seg.prog == nil {
+			b = append(b, seg.text...)
+			continue
+		}
+		var v any
+		var ok bool
+		if b, v, ok = m.runner.Append(b, seg.prog, m.src); !ok {
+			m.text = b
+			return m.renderVM(r)
+		}
+		b = appendPiece(b, v)
+	}
+	m.text = b
+	// A template file ends with a newline, and holes that render empty leave
+	// blank lines: neither is part of the text.
+	return string(bytes.TrimSpace(b)), nil
+}
+
+// appendPiece appends one rendered hole as templateFunc writes it.
+func appendPiece(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return b
+	case string:
+		return append(b, x...)
+	}
+	if s, err := toString(v); err == nil {
+		return append(b, s.Str...)
+	}
+	return fmt.Append(b, v)
+}
+
+func (m *Mapper) renderVM(r *rule) (any, error) {
+	if r.templateProg != nil {
+		return m.run(r, r.templateProg)
+	}
 	var b strings.Builder
 	for _, seg := range r.template {
 		if seg.prog == nil {
@@ -261,12 +303,10 @@ func (m *Mapper) render(r *rule) (any, error) {
 			}
 		}
 	}
-	// A template file ends with a newline, and holes that render empty leave
-	// blank lines: neither is part of the text.
 	return strings.TrimSpace(b.String()), nil
 }
 
-func (m *Mapper) derive(d *derivation) {
+func (m *Mapper) derive(i int, d *derivation) {
 	vals := m.rec.Values
 	from := vals[d.from]
 	if from.Kind != Int {
@@ -276,7 +316,7 @@ func (m *Mapper) derive(d *derivation) {
 	case deriveCaption:
 		caption := d.enum[from.Int]
 		if from.Int == 99 && d.rule >= 0 {
-			if s, ok := m.raw[d.rule].(string); ok && s != "" {
+			if s := m.raw[d.rule]; s != "" {
 				caption = s // OCSF: the source's own value names an Other
 			}
 		}
@@ -286,9 +326,19 @@ func (m *Mapper) derive(d *derivation) {
 	case deriveTypeUID:
 		vals[d.slot] = Value{Kind: Int, Int: d.base + from.Int}
 	case deriveTypeName:
-		if caption, ok := d.enum[from.Int]; ok {
-			vals[d.slot] = Value{Kind: String, Str: d.prefix + caption}
+		name, ok := m.typeNames[i][from.Int]
+		if !ok {
+			caption, known := d.enum[from.Int]
+			if !known {
+				return
+			}
+			if m.typeNames[i] == nil {
+				m.typeNames[i] = map[int64]string{}
+			}
+			name = d.prefix + caption
+			m.typeNames[i][from.Int] = name
 		}
+		vals[d.slot] = Value{Kind: String, Str: name}
 	case deriveDatetime:
 		vals[d.slot] = Value{Kind: Int, Int: from.Int}
 	}

@@ -105,10 +105,53 @@ func (t *lookupTable) get(key any) (any, bool) {
 		}
 		k = s.Str
 	}
+	return t.getString(k)
+}
+
+// getString is get for a string key. An ASCII key is normalized on the
+// stack (normKey's ToLower allocates for every key with a capital letter).
+func (t *lookupTable) getString(k string) (any, bool) {
+	var buf [64]byte
+	if nk, ok := normASCII(buf[:0], k); ok {
+		if v, ok := t.entries[string(nk)]; ok { // the conversion does not allocate
+			return v, true
+		}
+		return t.def, t.hasDef
+	}
 	if v, ok := t.entries[normKey(k)]; ok {
 		return v, true
 	}
 	return t.def, t.hasDef
+}
+
+// normASCII appends normKey(s) to dst when s is ASCII and fits; for ASCII
+// text TrimSpace and ToLower reduce to these byte rules.
+func normASCII(dst []byte, s string) ([]byte, bool) {
+	i, j := 0, len(s)
+	for i < j && asciiSpace(s[i]) {
+		i++
+	}
+	for j > i && asciiSpace(s[j-1]) {
+		j--
+	}
+	if j-i > cap(dst)-len(dst) {
+		return dst, false
+	}
+	for ; i < j; i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return dst, false
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 func (c *compiler) compileRule(r *rule, f *spec.Field) {
@@ -167,6 +210,23 @@ func (c *compiler) compileRule(r *rule, f *spec.Field) {
 	if r.static != nil && f.When == nil {
 		r.enumSafe = true
 	}
+	r.prog, r.keyProg, r.when, r.templateProg = c.bind(r.prog), c.bind(r.keyProg), c.bind(r.when), c.bind(r.templateProg)
+	for i := range r.template {
+		r.template[i].prog = c.bind(r.template[i].prog)
+	}
+}
+
+// bind points a program's variables at their extraction slots, so the
+// mapper runs it over the extracted values without filling a map per record.
+func (c *compiler) bind(p *exprenv.Program) *exprenv.Program {
+	if p == nil {
+		return nil
+	}
+	slots := make([]int, len(p.Vars))
+	for i, v := range p.Vars {
+		slots[i] = c.sourceField(v)
+	}
+	return p.Bind(slots)
 }
 
 // staticValue converts a static value from the mapping file to the leaf's
