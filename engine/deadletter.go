@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -53,12 +54,15 @@ func (w *DeadLetterFile) Write(d *DeadLetter) error {
 		}
 		w.f = f
 	}
-	b, err := json.Marshal(d)
-	if err != nil {
+	// Not HTML-escaped: the raw record must read as it came ("<stdin>", "a&b").
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
 		return err
 	}
 	w.n++
-	_, err = w.f.Write(append(b, '\n'))
+	_, err := w.f.Write(b.Bytes())
 	return err
 }
 

@@ -35,7 +35,7 @@ type compiled struct {
 func Compile(rules []Rule) (*Filter, diag.List) {
 	f := &Filter{}
 	var diags diag.List
-	seen := map[string]bool{}
+	seen := map[string]int{} // field -> extraction index
 	for _, r := range rules {
 		if !r.Enabled {
 			continue
@@ -54,13 +54,15 @@ func Compile(rules []Rule) (*Filter, diag.List) {
 			diags = append(diags, d)
 			continue
 		}
-		for _, v := range prog.Vars {
-			if !seen[v] {
-				seen[v] = true
+		slots := make([]int, len(prog.Vars))
+		for i, v := range prog.Vars {
+			if _, ok := seen[v]; !ok {
+				seen[v] = len(f.fields)
 				f.fields = append(f.fields, v)
 			}
+			slots[i] = seen[v]
 		}
-		f.rules = append(f.rules, compiled{name: r.Name, prog: prog})
+		f.rules = append(f.rules, compiled{name: r.Name, prog: prog.Bind(slots)})
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -94,11 +96,8 @@ func (m *Matcher) Match(raw []byte) (string, error) {
 	if err := m.ext.Extract(raw, m.vals); err != nil {
 		return "", err
 	}
-	for i, name := range m.f.fields {
-		m.runner.Env[name] = m.vals[i]
-	}
 	for _, r := range m.f.rules {
-		out, err := m.runner.Run(r.prog)
+		out, err := m.runner.RunFields(r.prog, m.vals)
 		if err != nil {
 			continue
 		}

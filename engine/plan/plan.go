@@ -57,7 +57,6 @@ type Plan struct {
 	objects    []*Node       // every node, children before parents
 	kids       [][]int       // node index -> child node indexes
 	present    map[*Node]int // node -> node index
-	needEnv    bool
 	timeSlot   int
 	partition  [2]int // region, account slots; -1 when not declared
 	deviations []Deviation
@@ -255,7 +254,6 @@ func (c *compiler) compileExpr(e *spec.Expr, boolean bool) *exprenv.Program {
 	for _, v := range prog.Vars {
 		c.sourceField(v)
 	}
-	c.p.needEnv = true
 	return prog
 }
 

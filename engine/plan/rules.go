@@ -356,7 +356,6 @@ func (c *compiler) compileTemplate(r *rule, s spec.Str) {
 			for _, v := range prog.Vars {
 				c.sourceField(v)
 			}
-			c.p.needEnv = true
 			r.template = append(r.template, segment{prog: prog})
 		}
 		advance(body + "}}")
