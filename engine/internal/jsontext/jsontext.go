@@ -113,12 +113,39 @@ func AppendFloat(dst []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// AppendString quotes s. Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029
-// are escaped so the text is also valid JavaScript.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// needsLook flags (in the high bit of a byte) the bytes of x that
+// AppendString cannot copy as they are: '"', '\\', control characters and
+// non-ASCII. Borrows may flag a byte above a flagged one too; the caller only
+// skips words with no flag at all.
+func needsLook(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	b := x ^ (lsb * '\\')
+	return ((q-lsb)&^q | (b-lsb)&^b | (x - lsb*0x20) | x) & msb
+}
+
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// AppendString quotes s as encoding/json does, without its HTML escaping.
+// Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are escaped so the text is
+// also valid JavaScript.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight plain bytes at a time: most text needs no escaping.
+		if i+8 <= len(s) && needsLook(load64(s, i)) == 0 {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
