@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,7 @@ type runFlags struct {
 	rollAge                       time.Duration
 	workers                       int
 	strict, quiet                 bool
+	cpuProfile                    string
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
@@ -57,6 +59,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.workers, "workers", 0, "mapping goroutines (0: one per core)")
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when any record is dead-lettered")
 	fs.BoolVar(&f.quiet, "q", false, "no progress output")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -169,6 +172,17 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	deadFile := &engine.DeadLetterFile{Path: f.dead}
 	prog := newProgress(stderr, f.quiet)
 	start := time.Now()
