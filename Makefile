@@ -4,7 +4,10 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools
 MAPPING ?= mappings/zscaler-dspm/security_finding_1.1.0.yaml
 
-.PHONY: help build test bench schemas lint demo tools
+.PHONY: help build test race bench schemas lint demo tools
+
+# The packages with goroutines of their own: run under the race detector too.
+RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/lake ./engine/store
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,8 +20,12 @@ tools: ## install what the tests need (versitygw S3 server, DuckDB's Node client
 
 # No test may reach an instance metadata service: the AWS SDK's default
 # chain would try one when a test leaves credentials unset.
-test: tools ## run every test (installs what they need; tests start the S3 server themselves)
+test: tools ## run every test (installs what they need; tests start the S3 server themselves), then the race detector
 	OCSFMAP_TOOLS=$(TOOLS) AWS_EC2_METADATA_DISABLED=true $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory race
+
+race: tools ## the concurrent packages under the race detector
+	OCSFMAP_TOOLS=$(TOOLS) AWS_EC2_METADATA_DISABLED=true $(GO) test -race -count=1 $(RACE_PKGS)
 
 bench: ## run the benchmarks on one core (GOMAXPROCS=1), then the pipeline on two
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchmem ./engine/...
