@@ -4,7 +4,7 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools
 MAPPING ?= mappings/zscaler-dspm/security_finding_1.1.0.yaml
 
-.PHONY: help build test race bench schemas lint demo tools
+.PHONY: help build test race bench bench-large schemas lint demo tools
 
 # The packages with goroutines of their own: run under the race detector too.
 RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/lake ./engine/store
@@ -27,9 +27,16 @@ test: tools ## run every test (installs what they need; tests start the S3 serve
 race: tools ## the concurrent packages under the race detector
 	OCSFMAP_TOOLS=$(TOOLS) AWS_EC2_METADATA_DISABLED=true $(GO) test -race -count=1 $(RACE_PKGS)
 
-bench: ## run the benchmarks on one core (GOMAXPROCS=1), then the pipeline on two
-	GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchmem ./engine/...
-	GOMAXPROCS=2 $(GO) test -run '^$$' -bench 'Pipeline' -benchmem ./engine/
+# Per-stage micro-benchmarks on one core, then the whole run (the binary,
+# on 1 and 2 cores, with peak RSS) on 200k alerts of one day.
+LARGE := 1M|30Days
+bench: tools ## benchmarks: every stage on one core, then ocsfmap run end to end (200k alerts)
+	GOMAXPROCS=1 OCSFMAP_TOOLS=$(TOOLS) $(GO) test -run '^$$' -bench . -skip '$(LARGE)' -benchmem ./engine/...
+	$(GO) test -run '^$$' -bench 'BenchmarkRunOneDay200k' -benchtime 1x ./cmd/ocsfmap
+
+bench-large: ## the 1M-alert benchmarks (one day and 30 days, ~12,000 partitions); several minutes
+	GOMAXPROCS=1 $(GO) test -run '^$$' -bench '$(LARGE)' -benchtime 1x -timeout 60m ./engine/lake
+	$(GO) test -run '^$$' -bench 'BenchmarkRun.*1M' -benchtime 1x -timeout 60m ./cmd/ocsfmap
 
 schemas: ## regenerate schemas/ocsf from the OCSF source data in ../shared/ocsf-schema
 	$(GO) run ./cmd/ocsf-schemagen -src ../shared/ocsf-schema -out schemas
