@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/ocsfmap/ocsfmap/engine/store"
-	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
 )
 
 // TestRunToSecurityLake is the main job as a user runs it: an integration
@@ -26,22 +25,10 @@ func TestRunToSecurityLake(t *testing.T) {
 		role   = "arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-dspmalerts-us-east-2"
 		extID  = "run-test-external-id-0001"
 	)
-	srv, err := s3test.Start(t.TempDir(), region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
-		t.Fatal(err)
-	}
-	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: role, ExternalID: extID, Account: "111122223333",
-		CallerKey: "AKIARUNWRITER", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-	defer sts.Close()
+	lake := startFakeLake(t, region, bucket, role, extID, "111122223333", "AKIARUNWRITER", "run-writer-secret")
+	srv := lake.srv
 	dir := t.TempDir()
-	env := append(os.Environ(),
-		"AWS_ACCESS_KEY_ID=AKIARUNWRITER", "AWS_SECRET_ACCESS_KEY=run-writer-secret", "AWS_SESSION_TOKEN=",
-		"AWS_PROFILE=", "AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_S3="+srv.Endpoint, "AWS_ENDPOINT_URL_STS="+sts.URL, "AWS_ENDPOINT_URL=")
+	env := lake.environ(os.Environ())
 	mapping, _ := filepath.Abs(mapping110)
 	integ := filepath.Join(dir, "integration.yaml")
 	write := func(scope string) {

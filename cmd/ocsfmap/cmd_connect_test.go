@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/ocsfmap/ocsfmap/engine/store"
-	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
 )
 
 // The Security Lake set-up as a user goes through it, against versitygw and
@@ -25,23 +24,10 @@ func TestIntegrationConnectStatus(t *testing.T) {
 		extID   = "cli-test-external-id-0001"
 		account = "111122223333"
 	)
-	srv, err := s3test.Start(t.TempDir(), region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
-		t.Fatal(err)
-	}
-	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: role, ExternalID: extID, Account: account,
-		CallerKey: "AKIACLIWRITER", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-	defer sts.Close()
+	lake := startFakeLake(t, region, bucket, role, extID, account, "AKIACLIWRITER", "cli-writer-secret")
+	srv := lake.srv
 	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "AKIACLIWRITER", "AWS_SECRET_ACCESS_KEY": "cli-writer-secret", "AWS_SESSION_TOKEN": "",
-		"AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none"),
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_S3": srv.Endpoint, "AWS_ENDPOINT_URL_STS": sts.URL, "AWS_ENDPOINT_URL": "",
-	} {
+	for k, v := range lake.env {
 		t.Setenv(k, v)
 	}
 	os.MkdirAll(filepath.Join(dir, "mappings"), 0o755)
