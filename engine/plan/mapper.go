@@ -75,30 +75,6 @@ func (m *Mapper) Map(raw []byte) (*Record, error) {
 	return m.mapExtracted()
 }
 
-// MapFields maps a record already decoded into a map (embedders, tests).
-func (m *Mapper) MapFields(doc map[string]any) (*Record, error) {
-	for i, f := range m.p.Fields {
-		m.src[i] = lookupPath(doc, f)
-	}
-	return m.mapExtracted()
-}
-
-func lookupPath(doc map[string]any, path string) any {
-	v, ok := doc[path]
-	if ok || !strings.Contains(path, ".") {
-		return v
-	}
-	var cur any = doc
-	for _, part := range strings.Split(path, ".") {
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = obj[part]
-	}
-	return cur
-}
-
 // SoftErrors are the rule failures of the last record that the null_field
 // policy turned into missing attributes.
 func (m *Mapper) SoftErrors() []*Error { return m.errs }
@@ -380,10 +356,4 @@ func (m *Mapper) check(c *check) error {
 		}
 	}
 	return nil
-}
-
-// Present reports whether node n has a value in the last mapped record.
-func (m *Mapper) Present(n *Node) bool {
-	i, ok := m.p.present[n]
-	return ok && m.present[i]
 }
