@@ -7,7 +7,6 @@ package plan
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -385,31 +384,11 @@ func stripTags(s string) string {
 	return b.String()
 }
 
-// typeFits tells whether an expression's static result type can fill a leaf
-// of kind k. Interface types depend on the data and are checked per record.
-func typeFits(t reflect.Type, k Kind) bool {
-	if t == nil || t.Kind() == reflect.Interface {
-		return true
-	}
-	switch k {
-	case KindString:
-		return t.Kind() == reflect.String || isNumber(t) || t.Kind() == reflect.Bool
-	case KindInt, KindLong, KindFloat:
-		return isNumber(t) || t.Kind() == reflect.String
-	case KindDatetime:
-		return isNumber(t) || t.Kind() == reflect.String
-	case KindBool:
-		return t.Kind() == reflect.Bool || t.Kind() == reflect.String
-	case KindList:
-		return true // one value becomes a list of one
-	}
-	return true
-}
-
-// typeStrict is typeFits without the conversions a source value may need:
-// an expression whose result is known to be a string does not fill an
+// typeFits tells whether an expression whose result type is known at load
+// time can fill a leaf of kind k. Interface types depend on the data and are
+// converted (and checked) per record; a known string does not fill an
 // integer attribute, even if some strings would parse.
-func typeStrict(t reflect.Type, k Kind) bool {
+func typeFits(t reflect.Type, k Kind) bool {
 	if t == nil || t.Kind() == reflect.Interface {
 		return true
 	}
@@ -420,8 +399,10 @@ func typeStrict(t reflect.Type, k Kind) bool {
 		return t.Kind() == reflect.Bool
 	case KindString:
 		return t.Kind() == reflect.String || isNumber(t) || t.Kind() == reflect.Bool
+	case KindDatetime:
+		return isNumber(t) || t.Kind() == reflect.String
 	}
-	return typeFits(t, k)
+	return true // JSON holds anything; one value becomes a list of one
 }
 
 func isNumber(t reflect.Type) bool {
@@ -441,5 +422,3 @@ func (c *compiler) templatePath(s spec.Str) string {
 	}
 	return filepath.Join(filepath.Dir(c.m.File), s.Value)
 }
-
-func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -172,7 +173,7 @@ func (c *compiler) compileRule(r *rule, f *spec.Field) {
 	}
 	if f.Expr != nil {
 		r.prog = c.compileExpr(f.Expr, false)
-		if r.prog != nil && !typeStrict(r.prog.Type(), leaf.Kind) {
+		if r.prog != nil && !typeFits(r.prog.Type(), leaf.Kind) {
 			c.errorf("M203", f.Expr.Pos, "expression yields %s, but %s is %s", r.prog.Type(), r.path, c.typeName(r))
 		}
 	}
@@ -308,7 +309,7 @@ func (c *compiler) typeName(r *rule) string {
 // compileTemplate reads a template file: text with {{ expression }} holes.
 func (c *compiler) compileTemplate(r *rule, s spec.Str) {
 	path := c.templatePath(s)
-	src, err := readFile(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		c.errorf("M109", s.Pos, "template: %v", err)
 		return
