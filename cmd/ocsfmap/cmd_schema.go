@@ -14,7 +14,7 @@ import (
 func init() {
 	register(command{
 		name:    "schema",
-		summary: "print the JSON Schema of an OCSF class (--ocsf, --class, --profiles)",
+		summary: "print an OCSF class's JSON Schema, or a mapping's Arrow schema / Glue DDL (-m)",
 		run:     runSchema,
 	})
 }
