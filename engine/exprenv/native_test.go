@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"unsafe"
 )
 
 // agreementExprs are the expressions the native tree must agree with the VM
@@ -234,11 +233,11 @@ func TestShippedExpressionsNative(t *testing.T) {
 func TestBox(t *testing.T) {
 	var b boxes
 	var strs, ints []any
-	for i := range 3 * boxChunk {
+	for i := range 3 * 256 {
 		strs = append(strs, b.str(fmt.Sprint("s", i)))
 		ints = append(ints, b.int64(int64(i)<<33))
 	}
-	for i := range 3 * boxChunk {
+	for i := range 3 * 256 {
 		if s, ok := strs[i].(string); !ok || s != fmt.Sprint("s", i) || strs[i] != any(fmt.Sprint("s", i)) {
 			t.Fatalf("box %d: %#v", i, strs[i])
 		}
@@ -248,9 +247,6 @@ func TestBox(t *testing.T) {
 	}
 	if e := b.str(""); e != "" {
 		t.Fatalf("empty box: %#v", e)
-	}
-	if unsafe.Sizeof(eface{}) != unsafe.Sizeof(any(nil)) {
-		t.Fatal("interface layout changed")
 	}
 }
 

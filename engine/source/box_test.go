@@ -10,10 +10,10 @@ import (
 func TestBox(t *testing.T) {
 	var b boxes
 	var vals []any
-	for i := 0; i < 3*boxChunk; i++ { // several slabs
+	for i := 0; i < 3*256; i++ { // several slabs
 		vals = append(vals, b.str(fmt.Sprint("s", i)), b.float(float64(i)+0.5))
 	}
-	for i := 0; i < 3*boxChunk; i++ {
+	for i := 0; i < 3*256; i++ {
 		s, f := vals[2*i], vals[2*i+1]
 		if want := fmt.Sprint("s", i); s != any(want) || s.(string) != want || reflect.TypeOf(s).Kind() != reflect.String {
 			t.Fatalf("string box %d = %#v", i, s)
