@@ -562,7 +562,7 @@ func (c normCall) eval(s *scope) (any, bool) {
 	case nil:
 		return "", true
 	case string:
-		if b, ascii := normASCII(s.buf[:0], x); ascii {
+		if b, ascii := AppendNormASCII(s.buf[:0], x); ascii {
 			s.buf = b
 			if string(b) == x {
 				return v, true
@@ -587,9 +587,10 @@ func (c normCall) eval(s *scope) (any, bool) {
 	return callOne(s, c.fn, v)
 }
 
-// normASCII appends strings.ToLower(strings.TrimSpace(s)) to dst when s is
-// ASCII: for ASCII text both reduce to these byte rules.
-func normASCII(dst []byte, s string) ([]byte, bool) {
+// AppendNormASCII appends strings.ToLower(strings.TrimSpace(s)) to dst when
+// s is ASCII (for ASCII text both reduce to these byte rules), without the
+// allocation ToLower makes; false means s is not ASCII: use norm's slow path.
+func AppendNormASCII(dst []byte, s string) ([]byte, bool) {
 	i, j := 0, len(s)
 	for i < j && asciiSpace(s[i]) {
 		i++

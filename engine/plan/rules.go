@@ -113,46 +113,23 @@ func (t *lookupTable) get(key any) (any, bool) {
 // stack (normKey's ToLower allocates for every key with a capital letter).
 func (t *lookupTable) getString(k string) (any, bool) {
 	var buf [64]byte
-	if nk, ok := normASCII(buf[:0], k); ok {
+	if len(k) > len(buf) {
+		return t.getSlow(k) // longer than any lookup key worth a stack buffer
+	}
+	if nk, ok := exprenv.AppendNormASCII(buf[:0], k); ok {
 		if v, ok := t.entries[string(nk)]; ok { // the conversion does not allocate
 			return v, true
 		}
 		return t.def, t.hasDef
 	}
+	return t.getSlow(k)
+}
+
+func (t *lookupTable) getSlow(k string) (any, bool) {
 	if v, ok := t.entries[normKey(k)]; ok {
 		return v, true
 	}
 	return t.def, t.hasDef
-}
-
-// normASCII appends normKey(s) to dst when s is ASCII and fits; for ASCII
-// text TrimSpace and ToLower reduce to these byte rules.
-func normASCII(dst []byte, s string) ([]byte, bool) {
-	i, j := 0, len(s)
-	for i < j && asciiSpace(s[i]) {
-		i++
-	}
-	for j > i && asciiSpace(s[j-1]) {
-		j--
-	}
-	if j-i > cap(dst)-len(dst) {
-		return dst, false
-	}
-	for ; i < j; i++ {
-		c := s[i]
-		switch {
-		case c >= 0x80:
-			return dst, false
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst, true
-}
-
-func asciiSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 func (c *compiler) compileRule(r *rule, f *spec.Field) {
