@@ -75,6 +75,11 @@ func TestVetAndTestCommands(t *testing.T) {
 	if code != 0 || strings.Count(out, "ok ") != 3 {
 		t.Fatalf("vet shipped mappings: exit %d\n%s", code, out)
 	}
+	// A folder, or a glob that also matches the mapping tests, vets the mappings.
+	out, _, code = ocsfmap(t, nil, "vet", "-q", "../../mappings")
+	if code != 0 || strings.Count(out, "ok ") != 3 || strings.Contains(out, "_test.yaml") {
+		t.Fatalf("vet a folder: exit %d\n%s", code, out)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("format: ocsfmap/v1\nmapping: x\nversion: 1.0.0\nocsf: {version: 1.1.0, class: security_finding, profiles: [cloud]}\nfields:\n  finding.titel: {from: x}\n"), 0o644)
 	out, _, code = ocsfmap(t, nil, "vet", bad)

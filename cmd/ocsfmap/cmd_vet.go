@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
@@ -13,14 +16,17 @@ func init() {
 }
 
 func runVet(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("vet", "MAPPING…", stderr)
+	fs := newFlags("vet", "MAPPING|DIR…", stderr)
 	quiet := fs.Bool("q", false, "print errors only, not warnings")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
-		return usagef("name at least one mapping file")
+		return usagef("name at least one mapping file or folder")
+	}
+	if files, err = mappingFiles(files); err != nil {
+		return usageError{err}
 	}
 	failed := 0
 	for _, f := range files {
@@ -43,4 +49,32 @@ func runVet(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// mappingFiles expands folders to the mapping files in them and leaves out
+// mapping tests (*_test.yaml, run by ocsfmap test), so "vet dir/*.yaml" works.
+func mappingFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			if !strings.HasSuffix(a, "_test.yaml") {
+				out = append(out, a)
+			}
+			continue
+		}
+		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) && !strings.HasSuffix(p, "_test.yaml") {
+				out = append(out, p)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
