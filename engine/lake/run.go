@@ -26,6 +26,7 @@ type run struct {
 	batches []arrow.RecordBatch // in memory; nil once spilled
 	nb      int                 // number of batches
 	live    int64               // rows not yet written to a file
+	ord     int                 // index in Writer.runs, set by merge
 
 	// Spilled: the IPC file and a cache of the last batch read (partitions
 	// are written in id order, which is the run's order, so each batch is

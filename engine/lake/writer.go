@@ -630,8 +630,13 @@ func (w *Writer) freeRuns() {
 // one millisecond keep their arrival order). ends[i] is the end row of
 // ps[i].
 func (w *Writer) merge(ps []*partition) (arrow.RecordBatch, []int64, error) {
-	// Pieces: ranges of run batches, adjacent segments coalesced, so a
-	// window of partitions is a few pieces per run.
+	// Pieces: ranges of run batches, adjacent segments coalesced. The
+	// segments are visited run by run (and, within a run, in partition id
+	// order, which is the run's row order), so a window of partitions is a
+	// few pieces per run: visiting them partition by partition would give a
+	// piece per (partition, run), a couple of rows each when many
+	// partitions share few rows, and the concatenation would cost more
+	// than the rows.
 	type piece struct {
 		r     *run
 		batch int32
@@ -639,23 +644,38 @@ func (w *Writer) merge(ps []*partition) (arrow.RecordBatch, []int64, error) {
 		len   int32
 		at    int64 // first row in the concatenation
 	}
+	type segRef struct{ part, seg int32 }
+	for i, r := range w.runs {
+		r.ord = i
+	}
+	byRun := make([][]segRef, len(w.runs))
+	// base[i] is the index of ps[i]'s first segment in pos.
+	base := make([]int, len(ps)+1)
+	for i, p := range ps {
+		base[i+1] = base[i] + len(p.segs)
+		for j, s := range p.segs {
+			byRun[s.run.ord] = append(byRun[s.run.ord], segRef{int32(i), int32(j)})
+		}
+	}
 	var pieces []piece
 	var rows int64
 	// pos[k] is the concatenation row of each segment, in ps/segs order.
-	var pos []int64
-	for _, p := range ps {
-		for _, s := range p.segs {
+	pos := make([]int64, base[len(ps)])
+	for _, refs := range byRun {
+		for _, ref := range refs {
+			s := ps[ref.part].segs[ref.seg]
+			k := base[ref.part] + int(ref.seg)
 			if n := len(pieces); n > 0 {
 				last := &pieces[n-1]
 				if last.r == s.run && last.batch == s.batch && last.off+last.len == s.off {
-					pos = append(pos, last.at+int64(last.len))
+					pos[k] = last.at + int64(last.len)
 					last.len += s.len
 					rows += int64(s.len)
 					continue
 				}
 			}
 			pieces = append(pieces, piece{r: s.run, batch: s.batch, off: s.off, len: s.len, at: rows})
-			pos = append(pos, rows)
+			pos[k] = rows
 			rows += int64(s.len)
 		}
 	}

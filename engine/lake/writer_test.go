@@ -705,3 +705,84 @@ func TestUUIDv7(t *testing.T) {
 		t.Errorf("timestamp bits %s", got)
 	}
 }
+
+// TestMergeManyRunsStable: many partitions with a few rows in each of many
+// spilled runs (the 30-day shape) are merged into one file each, sorted by
+// time, and rows of the same millisecond keep their arrival order across
+// runs.
+func TestMergeManyRunsStable(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	root, s := columnartest.FindingTree()
+	dir := t.TempDir()
+	opts := testOptions(dir, s)
+	opts.Allocator = mem
+	opts.MaxBuffered = 256 << 10
+	w, err := New(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := columnartest.NewGen(s, 30, 6, 21)
+	var rec plan.Record
+	counts := map[string]int{}
+	times := map[string]int64{}
+	const n = 5000
+	for i := range n {
+		ms := g.Fill(&rec)
+		// Three distinct times a day: most rows tie with rows of other runs.
+		ms = ms - ms%dayMs + int64(i%3)
+		rec.Values[s.Time].Int = ms
+		rec.Values[s.TimeDT].Int = ms
+		if err := w.Write(&rec); err != nil {
+			t.Fatal(err)
+		}
+		day := time.UnixMilli(ms).UTC().Format("20060102")
+		counts["region="+rec.Values[s.Region].Str+"/accountId="+rec.Values[s.AccountUID].Str+"/eventDay="+day]++
+		times[rec.Values[s.FindingUID].Str] = ms
+	}
+	if st := w.Stats(); st.Spills < 10 {
+		t.Fatalf("%d spills; the test wants many runs", st.Spills)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	files := parquetFiles(t, dir)
+	if len(files) != len(counts) {
+		t.Fatalf("%d files for %d partitions", len(files), len(counts))
+	}
+	seen := 0
+	for _, f := range files {
+		tbl, pf := readFile(t, f, mem)
+		rel := strings.TrimPrefix(filepath.ToSlash(filepath.Dir(f)), filepath.ToSlash(dir)+"/ext/zscaler_dspm/")
+		if int(tbl.NumRows()) != counts[rel] {
+			t.Errorf("%s: %d rows, want %d", rel, tbl.NumRows(), counts[rel])
+		}
+		ts := tbl.Column(tbl.Schema().FieldIndices("time")[0]).Data().Chunk(0).(*array.Int64)
+		finding := tbl.Column(tbl.Schema().FieldIndices("finding")[0]).Data().Chunk(0).(*array.Struct)
+		uids := finding.Field(2).(*array.String)
+		prevSeq := -1
+		for i := range int(tbl.NumRows()) {
+			uid := uids.Value(i)
+			if times[uid] != ts.Value(i) {
+				t.Fatalf("%s row %d: uid %s has time %d, want %d", rel, i, uid, ts.Value(i), times[uid])
+			}
+			var seq int
+			if _, err := fmt.Sscanf(uid, "alert-%d", &seq); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case i > 0 && ts.Value(i) < ts.Value(i-1):
+				t.Fatalf("%s row %d: time goes back", rel, i)
+			case i > 0 && ts.Value(i) == ts.Value(i-1) && seq < prevSeq:
+				t.Fatalf("%s row %d: %s after alert-%d at the same time: arrival order lost", rel, i, uid, prevSeq)
+			}
+			prevSeq = seq
+			seen++
+		}
+		tbl.Release()
+		pf.Close()
+	}
+	if seen != n {
+		t.Errorf("read %d rows back, want %d", seen, n)
+	}
+}
