@@ -14,8 +14,9 @@ import (
 	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 )
 
-// The merge rules follow ../shared/ocsf-schema/README.md, which restates what
-// ocsf-server (lib/schema/cache.ex, json_reader.ex, utils.ex) does. Source
+// The merge rules follow the source data's README (ocsf-schema/README.md in
+// the project's shared folder), which restates what ocsf-server
+// (lib/schema/cache.ex, json_reader.ex, utils.ex) does. Source
 // items are kept as generic JSON maps until the end, because the rules are
 // deep merges of arbitrary keys; only the final attributes are typed.
 

@@ -1,9 +1,10 @@
-// Command ocsf-schemagen compiles the OCSF source data (../shared/ocsf-schema)
+// Command ocsf-schemagen compiles the OCSF source data (the ocsf-schema
+// repository's files for each version, given with -src)
 // into the artifacts the engine embeds: per version, schemas/ocsf/<version>/
 // catalog.json (the compact catalog engine/ocsf loads) and one
 // <class>.schema.json per Findings class (every profile applied).
 //
-//	go run ./cmd/ocsf-schemagen -src ../shared/ocsf-schema -out schemas
+//	make schemas   # go run ./cmd/ocsf-schemagen -src <ocsf source folder> -out schemas
 package main
 
 import (
@@ -24,10 +25,14 @@ import (
 var defaultVersions = []string{"1.0.0-rc.2", "1.0.0", "1.1.0", "1.3.0", "1.8.0"}
 
 func main() {
-	src := flag.String("src", "../shared/ocsf-schema", "folder holding one OCSF source folder per version")
+	src := flag.String("src", "", "folder holding one OCSF source folder per version (required; make schemas passes it)")
 	out := flag.String("out", "schemas", "output folder (files go to <out>/ocsf/<version>/)")
 	versions := flag.String("versions", strings.Join(defaultVersions, ","), "comma-separated versions to compile")
 	flag.Parse()
+	if *src == "" {
+		fmt.Fprintln(os.Stderr, "ocsf-schemagen: -src is required")
+		os.Exit(2)
+	}
 	if err := run(*src, *out, strings.Split(*versions, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "ocsf-schemagen:", err)
 		os.Exit(1)

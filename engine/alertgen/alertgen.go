@@ -1,7 +1,7 @@
 // Package alertgen generates realistic Zscaler DSPM cloud alerts for tests,
-// benchmarks and demos: the vendor's source field names (see
-// ../shared/spec/zscaler-dspm-security-lake.md) plus the resource's region,
-// with the irregular values real exports carry. For a given seed and Options
+// benchmarks and demos: the source field names of the vendor's field table
+// (the spec, zscaler-dspm-security-lake.md) plus the resource's region, with
+// the irregular values real exports carry. For a given seed and Options
 // the output is the same on every run and platform.
 package alertgen
 
