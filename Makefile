@@ -54,4 +54,4 @@ demo: build ## the main job on a sample: DSPM alerts -> OCSF -> Parquet in out/l
 	@echo
 	@echo "Query them (DuckDB):"
 	@echo "  SELECT eventDay, accountId, severity, count(*) FROM read_parquet('out/lake/ext/zscaler-dspm/**/*.parquet', hive_partitioning=true, hive_types_autocast=false) GROUP BY ALL ORDER BY 4 DESC LIMIT 10;"
-	@if [ -d $(TOOLS)/duckdb/node_modules ]; then echo; echo '{"top": "SELECT eventDay, accountId, severity, count(*) AS n FROM read_parquet('"'"'out/lake/ext/zscaler-dspm/**/*.parquet'"'"', hive_partitioning=true, hive_types_autocast=false) GROUP BY ALL ORDER BY n DESC LIMIT 5"}' | node engine/lake/testdata/duckdb_query.cjs $(TOOLS)/duckdb; echo; fi
+	@if [ -d $(TOOLS)/duckdb/node_modules ]; then echo; echo '{"top": "SELECT eventDay, accountId, severity, count(*) AS n FROM read_parquet('"'"'out/lake/ext/zscaler-dspm/**/*.parquet'"'"', hive_partitioning=true, hive_types_autocast=false) GROUP BY ALL ORDER BY n DESC LIMIT 5"}' | node engine/lake/duckdbtest/duckdb_query.cjs $(TOOLS)/duckdb; echo; fi

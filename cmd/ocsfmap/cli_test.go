@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/ocsfmap/ocsfmap/engine/alertgen"
+	"github.com/ocsfmap/ocsfmap/engine/lake/duckdbtest"
 	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
 )
 
@@ -224,25 +225,7 @@ func TestRunLocalLakeDuckDB(t *testing.T) {
 }
 
 func duckdb(t *testing.T, queries map[string]string) map[string][]map[string]any {
-	t.Helper()
-	tools := os.Getenv("OCSFMAP_TOOLS")
-	if tools == "" {
-		t.Fatal("OCSFMAP_TOOLS is not set: run make test (or make tools, then OCSFMAP_TOOLS=<repo>/.tools go test)")
-	}
-	in, _ := json.Marshal(queries)
-	cmd := exec.Command("node", "../../engine/lake/testdata/duckdb_query.cjs", filepath.Join(tools, "duckdb"))
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
-	}
-	var res map[string][]map[string]any
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("duckdb output: %v\n%s", err, out)
-	}
-	return res
+	return duckdbtest.Query(t, queries)
 }
 
 // TestRunCrashLeavesNoPartialFile kills the run mid-stream: no file under a

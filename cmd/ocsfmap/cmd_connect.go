@@ -20,14 +20,7 @@ func runConnect(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("c", "", "integration `file`")
 	probe := fs.Bool("write-probe", false, "also put and delete a small probe object under the prefix")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this `long`")
-	rest, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return usagef("unexpected arguments %q", rest)
-	}
-	in, err := loadIntegration(*file, stderr)
+	in, err := parseIntegration(fs, args, file, stderr)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -267,6 +268,19 @@ rules:
 }
 
 // loadIntegration loads -c FILE, printing its diagnostics (warnings too).
+// parseIntegration parses the flags of a command that takes only -c
+// INTEGRATION, and loads the integration file.
+func parseIntegration(fs *flag.FlagSet, args []string, file *string, stderr io.Writer) (*store.Integration, error) {
+	rest, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, usagef("unexpected arguments %q", rest)
+	}
+	return loadIntegration(*file, stderr)
+}
+
 func loadIntegration(path string, stderr io.Writer) (*store.Integration, error) {
 	if path == "" {
 		return nil, usagef("-c INTEGRATION is required")

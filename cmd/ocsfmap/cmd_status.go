@@ -27,14 +27,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	fset := newFlags("status", "-c INTEGRATION [--json]", stderr)
 	file := fset.String("c", "", "integration `file`")
 	asJSON := fset.Bool("json", false, "print JSON, for scripts")
-	rest, err := parse(fset, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return usagef("unexpected arguments %q", rest)
-	}
-	in, err := loadIntegration(*file, stderr)
+	in, err := parseIntegration(fset, args, file, stderr)
 	if err != nil {
 		return err
 	}

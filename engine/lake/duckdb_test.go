@@ -1,45 +1,18 @@
 package lake
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ocsfmap/ocsfmap/engine/columnar/columnartest"
+	"github.com/ocsfmap/ocsfmap/engine/lake/duckdbtest"
 )
 
-// duckdb runs named queries through DuckDB's Node client (installed by
-// `make tools` into $OCSFMAP_TOOLS/duckdb) and returns the rows of each.
 func duckdb(t *testing.T, queries map[string]string) map[string][]map[string]any {
-	t.Helper()
-	tools := os.Getenv("OCSFMAP_TOOLS")
-	modules := filepath.Join(tools, "duckdb")
-	if tools == "" {
-		t.Fatal("OCSFMAP_TOOLS is not set: run make tools, then make test (or set OCSFMAP_TOOLS=<repo>/.tools)")
-	}
-	if _, err := os.Stat(filepath.Join(modules, "node_modules", "@duckdb", "node-api")); err != nil {
-		t.Fatalf("DuckDB node client missing in %s: run make tools (%v)", modules, err)
-	}
-	in, _ := json.Marshal(queries)
-	cmd := exec.Command("node", filepath.Join("testdata", "duckdb_query.cjs"), modules)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
-	}
-	var res map[string][]map[string]any
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("duckdb output: %v\n%s", err, out)
-	}
-	return res
+	return duckdbtest.Query(t, queries)
 }
 
 func TestDuckDBInterop(t *testing.T) {

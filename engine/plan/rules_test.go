@@ -2,12 +2,8 @@ package plan
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ocsfmap/ocsfmap/engine/spec"
 )
 
 // header is the part every small test mapping shares: the class's required
@@ -28,20 +24,12 @@ fields:
   metadata.product.vendor_name: {value: v}
 `
 
+// compileString compiles a small test mapping with the hello.txt template.
 func compileString(t *testing.T, top, fields string) *Plan {
 	t.Helper()
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello {{ name ?? \"you\" }}, {{ upper(team ?? \"\") }}!\n"), 0o644)
-	src := strings.Replace(header, "%s", top, 1) + fields
-	m, diags := spec.Parse(filepath.Join(dir, "m.yaml"), []byte(src))
-	if diags.HasErrors() {
-		t.Fatalf("%s", diags.Render())
-	}
-	p, diags := Compile(m)
-	if diags.HasErrors() {
-		t.Fatalf("%s", diags.Render())
-	}
-	return p
+	return compileWithTemplates(t, top, fields, map[string]string{
+		"hello.txt": "hello {{ name ?? \"you\" }}, {{ upper(team ?? \"\") }}!\n",
+	})
 }
 
 func TestRuleKinds(t *testing.T) {
