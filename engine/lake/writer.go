@@ -154,6 +154,7 @@ type Writer struct {
 	layout    *columnar.Layout
 	runSchema *arrow.Schema // layout schema + time column
 	mem       *countingAllocator
+	recycle   *recyclingAllocator // under mem
 	props     *parquet.WriterProperties
 	arrProps  pqarrow.ArrowWriterProperties
 	parts     map[pkey]*partition
@@ -224,9 +225,6 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Allocator == nil {
-		opts.Allocator = memory.DefaultAllocator
-	}
 	n := countSlots(root)
 	if opts.TimeSlot < 0 || opts.TimeSlot >= n {
 		return nil, fmt.Errorf("lake: TimeSlot %d out of range [0,%d)", opts.TimeSlot, n)
@@ -251,11 +249,13 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 	layout := columnar.NewLayout(root)
 	fields := append(slices.Clone(layout.Schema().Fields()),
 		arrow.Field{Name: timeColumn, Type: arrow.PrimitiveTypes.Int64})
+	recycle := newRecyclingAllocator(opts.Allocator, opts.MaxBuffered)
 	w := &Writer{
 		opts:      opts,
 		layout:    layout,
 		runSchema: arrow.NewSchema(fields, nil),
-		mem:       &countingAllocator{Allocator: opts.Allocator},
+		recycle:   recycle,
+		mem:       &countingAllocator{Allocator: recycle},
 		parts:     make(map[pkey]*partition),
 		days:      make(map[int64]string),
 		bw:        bufio.NewWriterSize(nil, 1<<20),
@@ -523,6 +523,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	for _, p := range w.plist {
 		p.segs = nil
 	}
+	w.recycle.drain()
 	if w.spillPath != "" {
 		if rmErr := os.RemoveAll(w.spillPath); rmErr != nil && err == nil {
 			err = fmt.Errorf("lake: remove spill folder: %w", rmErr)
