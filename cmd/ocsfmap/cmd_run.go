@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -26,6 +27,16 @@ func init() {
 	register(command{name: "run", summary: "map alerts into Parquet in the Security Lake layout (a folder, or S3 with -c)", run: runRun})
 }
 
+// defaultMemory keeps a run within the 300 MB a small container or a
+// Lambda-sized host gives it.
+const defaultMemory = 256 << 20
+
+// bufferBudget is the lake writer's share of the run's memory: Arrow
+// buffers of rows waiting for their file (the sort into a spill run copies
+// them once more), besides the mapping workers, the Parquet encoder and
+// the collector's headroom.
+func bufferBudget(memory int64) int64 { return memory * 3 / 8 }
+
 type runFlags struct {
 	mapping, out, integration     string
 	source, prefix                string
@@ -33,6 +44,7 @@ type runFlags struct {
 	defaultRegion, defaultAccount string
 	dead, validation              string
 	rollSize                      int64
+	memory                        byteSize
 	rollAge                       time.Duration
 	workers                       int
 	strict, quiet                 bool
@@ -59,6 +71,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.workers, "workers", 0, "mapping goroutines (0: one per core)")
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when any record is dead-lettered")
 	fs.BoolVar(&f.quiet, "q", false, "no progress output")
+	f.memory = defaultMemory
+	fs.Var(&f.memory, "memory", "memory the run aims to stay within (e.g. 512MiB, 2GiB): bounds the rows buffered before they spill to disk, and is the Go runtime's soft limit unless GOMEMLIMIT is set")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	files, err := parse(fs, args)
 	if err != nil {
@@ -150,10 +164,17 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		RollBytes: f.rollSize, RollAge: f.rollAge,
 		TimeSlot: m.Plan.TimeSlot(), RegionSlot: region, AccountSlot: account,
 		DefaultRegion: f.defaultRegion, DefaultAccount: f.defaultAccount,
-		OnFile: onFile,
+		MaxBuffered: bufferBudget(int64(f.memory)),
+		OnFile:      onFile,
 	})
 	if err != nil {
 		return usageError{err}
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Arrow buffers live on the Go heap, so with the default GOGC the
+		// heap would grow to twice them; the soft limit makes the collector
+		// run earlier instead.
+		debug.SetMemoryLimit(int64(f.memory))
 	}
 	// The 5-minute roll must happen on an idle stream too.
 	ticker := time.NewTicker(5 * time.Second)

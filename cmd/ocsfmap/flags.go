@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,4 +129,39 @@ func (g *gzipFile) Close() error {
 		return err
 	}
 	return g.f.Close()
+}
+
+// byteSize is a flag value in bytes, written with an optional binary unit:
+// 268435456, 256MiB, 1GiB (KiB, MiB, GiB; KB, MB, GB read the same).
+type byteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	shift  uint
+}{{"GiB", 30}, {"GB", 30}, {"G", 30}, {"MiB", 20}, {"MB", 20}, {"M", 20}, {"KiB", 10}, {"KB", 10}, {"K", 10}, {"B", 0}}
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(u.suffix, "iB") && n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	num, shift := strings.TrimSpace(s), uint(0)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, shift = strings.TrimSpace(rest), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return fmt.Errorf("%q is not a size (e.g. 512MiB, 2GiB)", s)
+	}
+	*b = byteSize(n << shift)
+	return nil
 }
