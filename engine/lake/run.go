@@ -2,7 +2,6 @@ package lake
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 )
 
@@ -142,9 +140,13 @@ func (w *Writer) sortCur() (*run, error) {
 		}
 	}
 
-	sorted, err := w.take(batch, idx)
+	refs := make([]rowRef, n)
+	for k, i := range idx {
+		refs[k] = rowRef{0, i}
+	}
+	sorted, err := gatherBatch(w.mem, batch.Schema(), []arrow.RecordBatch{batch}, refs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sort rows: %w", err)
 	}
 	defer sorted.Release()
 
@@ -181,25 +183,6 @@ func (w *Writer) sortCur() (*run, error) {
 		}
 	}
 	return r, nil
-}
-
-// take returns batch's rows in the order of idx.
-func (w *Writer) take(batch arrow.RecordBatch, idx []int32) (arrow.RecordBatch, error) {
-	ib := array.NewInt32Builder(w.mem)
-	defer ib.Release()
-	ib.AppendValues(idx, nil)
-	indices := ib.NewArray()
-	defer indices.Release()
-	ctx := compute.WithAllocator(context.Background(), w.mem)
-	// NewDatum retains what it wraps; release the datums, not the values.
-	vals, idxs := compute.NewDatum(batch), compute.NewDatum(indices)
-	defer vals.Release()
-	defer idxs.Release()
-	out, err := compute.Take(ctx, *compute.DefaultTakeOptions(), vals, idxs)
-	if err != nil {
-		return nil, fmt.Errorf("sort rows: %w", err)
-	}
-	return out.(*compute.RecordDatum).Value, nil
 }
 
 // spillDir makes the writer's spill folder on first use: hidden (readers,

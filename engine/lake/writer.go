@@ -548,9 +548,9 @@ func (w *Writer) Stats() Stats {
 	return s
 }
 
-// Windows of partitions merged together: one concatenation and one sort for
-// many small partitions, instead of one per partition (which would cost more
-// than writing their files).
+// Windows of partitions merged together: one gather for many small
+// partitions, instead of one per partition (whose fixed costs would exceed
+// their rows').
 const (
 	windowRows  = 16384
 	windowBytes = 16 << 20
@@ -630,141 +630,72 @@ func (w *Writer) freeRuns() {
 // partition's rows sorted by time (stable: earlier runs first, so rows of
 // one millisecond keep their arrival order). ends[i] is the end row of
 // ps[i].
+//
+// Partitions are visited in id order, which is every run's row order, so a
+// spilled run reads each of its batches once; the batches stay retained
+// here until the gather has copied the rows out.
 func (w *Writer) merge(ps []*partition) (arrow.RecordBatch, []int64, error) {
-	// Pieces: ranges of run batches, adjacent segments coalesced. The
-	// segments are visited run by run (and, within a run, in partition id
-	// order, which is the run's row order), so a window of partitions is a
-	// few pieces per run: visiting them partition by partition would give a
-	// piece per (partition, run), a couple of rows each when many
-	// partitions share few rows, and the concatenation would cost more
-	// than the rows.
-	type piece struct {
+	type source struct {
 		r     *run
 		batch int32
-		off   int32
-		len   int32
-		at    int64 // first row in the concatenation
 	}
-	type segRef struct{ part, seg int32 }
-	for i, r := range w.runs {
-		r.ord = i
-	}
-	byRun := make([][]segRef, len(w.runs))
-	// base[i] is the index of ps[i]'s first segment in pos.
-	base := make([]int, len(ps)+1)
-	for i, p := range ps {
-		base[i+1] = base[i] + len(p.segs)
-		for j, s := range p.segs {
-			byRun[s.run.ord] = append(byRun[s.run.ord], segRef{int32(i), int32(j)})
-		}
-	}
-	var pieces []piece
-	var rows int64
-	// pos[k] is the concatenation row of each segment, in ps/segs order.
-	pos := make([]int64, base[len(ps)])
-	for _, refs := range byRun {
-		for _, ref := range refs {
-			s := ps[ref.part].segs[ref.seg]
-			k := base[ref.part] + int(ref.seg)
-			if n := len(pieces); n > 0 {
-				last := &pieces[n-1]
-				if last.r == s.run && last.batch == s.batch && last.off+last.len == s.off {
-					pos[k] = last.at + int64(last.len)
-					last.len += s.len
-					rows += int64(s.len)
-					continue
-				}
-			}
-			pieces = append(pieces, piece{r: s.run, batch: s.batch, off: s.off, len: s.len, at: rows})
-			pos[k] = rows
-			rows += int64(s.len)
-		}
-	}
-	views := make([]arrow.RecordBatch, 0, len(pieces))
+	index := make(map[source]int32)
+	var srcs []arrow.RecordBatch
+	var times [][]int64
 	defer func() {
-		for _, b := range views {
+		for _, b := range srcs {
 			b.Release()
 		}
 	}()
-	for _, pc := range pieces {
-		b, err := pc.r.batch(int(pc.batch))
-		if err != nil {
-			return nil, nil, err
-		}
-		views = append(views, b.NewSlice(int64(pc.off), int64(pc.off+pc.len)))
-	}
-	var all arrow.RecordBatch
-	if len(views) == 1 {
-		all = views[0]
-		all.Retain()
-	} else {
-		var err error
-		if all, err = w.concat(views, rows); err != nil {
-			return nil, nil, err
-		}
-	}
-	times := all.Column(all.Schema().NumFields() - 1).(*array.Int64).Int64Values()
-
-	// The order: each partition's segments, merged by time.
-	idx := make([]int32, 0, rows)
+	tcol := len(w.runSchema.Fields()) - 1
+	var refs []rowRef
 	ends := make([]int64, len(ps))
-	identity := true
-	k := 0
 	for i, p := range ps {
-		first := len(idx)
-		for _, s := range p.segs {
-			at := int32(pos[k])
-			k++
-			for j := range s.len {
-				idx = append(idx, at+j)
-			}
-		}
-		grp := idx[first:]
-		if len(p.segs) > 1 {
-			slices.SortStableFunc(grp, func(a, b int32) int { return cmp.Compare(times[a], times[b]) })
-		}
-		ends[i] = int64(len(idx))
-		if identity {
-			for j, v := range grp {
-				if v != int32(first+j) {
-					identity = false
-					break
+		first := len(refs)
+		for _, seg := range p.segs {
+			k := source{seg.run, seg.batch}
+			si, ok := index[k]
+			if !ok {
+				b, err := seg.run.batch(int(seg.batch))
+				if err != nil {
+					return nil, nil, err
 				}
+				b.Retain()
+				si = int32(len(srcs))
+				index[k] = si
+				srcs = append(srcs, b)
+				times = append(times, b.Column(tcol).(*array.Int64).Int64Values())
+			}
+			for j := range seg.len {
+				refs = append(refs, rowRef{si, seg.off + j})
 			}
 		}
+		if len(p.segs) > 1 {
+			slices.SortStableFunc(refs[first:], func(a, b rowRef) int {
+				return cmp.Compare(times[a.src][a.row], times[b.src][b.row])
+			})
+		}
+		ends[i] = int64(len(refs))
 	}
-	if identity {
-		return all, ends, nil
+	// Rows that are already one stretch of one batch need no copy.
+	if len(srcs) == 1 && inOrder(refs) {
+		return srcs[0].NewSlice(int64(refs[0].row), int64(refs[len(refs)-1].row)+1), ends, nil
 	}
-	defer all.Release()
-	sorted, err := w.take(all, idx)
+	out, err := gatherBatch(w.mem, w.runSchema, srcs, refs)
 	if err != nil {
 		return nil, nil, err
 	}
-	return sorted, ends, nil
+	return out, ends, nil
 }
 
-// concat concatenates batches of the run schema.
-func (w *Writer) concat(parts []arrow.RecordBatch, rows int64) (arrow.RecordBatch, error) {
-	ncol := int(parts[0].NumCols())
-	cols := make([]arrow.Array, 0, ncol)
-	defer func() {
-		for _, c := range cols {
-			c.Release()
+// inOrder tells whether refs are consecutive rows of one source.
+func inOrder(refs []rowRef) bool {
+	for k := 1; k < len(refs); k++ {
+		if refs[k].row != refs[k-1].row+1 {
+			return false
 		}
-	}()
-	chunk := make([]arrow.Array, len(parts))
-	for i := range ncol {
-		for j, b := range parts {
-			chunk[j] = b.Column(i)
-		}
-		c, err := array.Concatenate(chunk, w.mem)
-		if err != nil {
-			return nil, fmt.Errorf("concatenate: %w", err)
-		}
-		cols = append(cols, c)
 	}
-	return array.NewRecordBatch(w.runSchema, cols, rows), nil
+	return true
 }
 
 // writeFile writes batch (sorted by time, time column last) to a new file
