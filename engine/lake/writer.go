@@ -31,10 +31,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/ocsfmap/ocsfmap/engine/columnar"
+	"github.com/ocsfmap/ocsfmap/engine/lake/internal/pqenc"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
 )
 
@@ -45,13 +46,10 @@ const (
 	DefaultMaxBuffered = 96 << 20
 	// RowGroupBytes bounds a row group (Security Lake: ≤ 256 MB compressed).
 	RowGroupBytes = 256 << 20
-	// dataPageBytes keeps data pages under 1 MB uncompressed: the writer
-	// cuts a page once it reaches this size, after a write batch of up to
-	// writeBatch values, so the margin absorbs one batch of short values.
+	// dataPageBytes keeps data pages under 1 MB uncompressed: a page is
+	// cut at the first row to start after its values reach this size, so
+	// the margin absorbs one row's values (and the levels).
 	dataPageBytes = 768 << 10
-	writeBatch    = 1024
-	// zstdLevel is zstd's fastest level (klauspost SpeedFastest).
-	zstdLevel = 1
 )
 
 // Options configure a Writer. Zero values take the defaults noted.
@@ -155,8 +153,7 @@ type Writer struct {
 	runSchema *arrow.Schema // layout schema + time column
 	mem       *countingAllocator
 	recycle   *recyclingAllocator // under mem
-	props     *parquet.WriterProperties
-	arrProps  pqarrow.ArrowWriterProperties
+	format    *pqenc.Format       // the Parquet encoding of layout's schema
 	parts     map[pkey]*partition
 	plist     []*partition
 	days      map[int64]string
@@ -264,23 +261,20 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 		spillAt: opts.MaxBuffered / 2,
 	}
 	w.cur = layout.NewBuilder(w.mem)
-	// No dictionaries: most string columns here (ids, descriptions, uids,
-	// details, JSON) are high-cardinality, and in files of hundreds to a
-	// few thousand rows a dictionary barely shrinks the zstd output (1%
-	// on the Zscaler bench) but costs a hash table per column and a page
-	// that is as big as the data. zstd at its fastest level: 3% larger
-	// files than the default level for a third less compression time.
-	w.props = parquet.NewWriterProperties(
-		parquet.WithAllocator(w.mem),
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithCompressionLevel(zstdLevel),
-		parquet.WithStats(true),
-		parquet.WithDataPageSize(dataPageBytes),
-		parquet.WithBatchSize(writeBatch),
-		parquet.WithDictionaryDefault(false),
-		parquet.WithCreatedBy("ocsfmap"),
-	)
-	w.arrProps = pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(w.mem))
+	// PLAIN values, no dictionaries: most string columns here (ids,
+	// descriptions, uids, details, JSON) are high-cardinality, and in files
+	// of hundreds to a few thousand rows a dictionary barely shrinks the
+	// zstd output (1% on the Zscaler bench) but costs a hash table per
+	// column and a page as big as the data. zstd at its fastest level: 3%
+	// larger files than the default level for a third less compression
+	// time. The Parquet schema and ARROW:schema metadata are pqarrow's.
+	props := parquet.NewWriterProperties(parquet.WithCreatedBy("ocsfmap"))
+	var err error
+	w.format, err = pqenc.FromArrow(layout.Schema(), props, pqarrow.NewArrowWriterProperties(),
+		pqenc.Options{PageSize: dataPageBytes, ZstdLevel: zstd.SpeedFastest})
+	if err != nil {
+		return nil, fmt.Errorf("lake: parquet schema: %w", err)
+	}
 	return w, nil
 }
 
@@ -730,16 +724,8 @@ func (w *Writer) writeFile(p *partition, batch arrow.RecordBatch) error {
 	} else {
 		w.bw.Reset(f)
 	}
-	fw, err := pqarrow.NewFileWriter(out.Schema(), w.bw, w.props, w.arrProps)
-	if err != nil {
-		return fmt.Errorf("parquet writer: %w", err)
-	}
-	if err := writeRowGroups(fw, out, batchBytes(out)); err != nil {
-		fw.Close()
+	if _, err := w.format.Write(w.bw, out, rowGroupRows(out)); err != nil {
 		return err
-	}
-	if err := fw.Close(); err != nil {
-		return fmt.Errorf("parquet footer: %w", err)
 	}
 	if err := w.bw.Flush(); err != nil {
 		return err
@@ -777,28 +763,14 @@ func batchBytes(batch arrow.RecordBatch) int64 {
 	return n
 }
 
-// writeRowGroups writes rec in row groups of at most RowGroupBytes of Arrow
-// data each; compressed they are smaller still. Each Write call streams one
-// row group to the file, so a file never holds more than one row group in
-// memory.
-func writeRowGroups(fw *pqarrow.FileWriter, rec arrow.RecordBatch, size int64) error {
+// rowGroupRows bounds row groups to RowGroupBytes of Arrow data each;
+// compressed they are smaller still.
+func rowGroupRows(rec arrow.RecordBatch) int {
 	n := rec.NumRows()
-	per := n
-	if size > RowGroupBytes {
-		per = max(1, n*RowGroupBytes/size)
+	if size := batchBytes(rec); size > RowGroupBytes {
+		return int(max(1, n*RowGroupBytes/size))
 	}
-	if per >= n {
-		return fw.Write(rec)
-	}
-	for off := int64(0); off < n; off += per {
-		s := rec.NewSlice(off, min(off+per, n))
-		err := fw.Write(s)
-		s.Release()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return int(n)
 }
 
 func countSlots(n *plan.Node) int {

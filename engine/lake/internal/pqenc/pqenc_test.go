@@ -1,0 +1,256 @@
+package pqenc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// Every type and nesting the lake writes: nullable everything, lists of
+// structs holding lists, all-null and empty lists, long strings.
+var testSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "i32", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	{Name: "i64", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}, Nullable: true},
+	{Name: "obj", Type: arrow.StructOf(
+		arrow.Field{Name: "uid", Type: arrow.BinaryTypes.String, Nullable: true},
+		arrow.Field{Name: "inner", Type: arrow.StructOf(
+			arrow.Field{Name: "n", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		), Nullable: true},
+	), Nullable: true},
+	{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	{Name: "resources", Type: arrow.ListOf(arrow.StructOf(
+		arrow.Field{Name: "uid", Type: arrow.BinaryTypes.String, Nullable: true},
+		arrow.Field{Name: "labels", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+		arrow.Field{Name: "size", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	)), Nullable: true},
+	{Name: "never", Type: arrow.BinaryTypes.String, Nullable: true},
+}, nil)
+
+func testProps() (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
+	return parquet.NewWriterProperties(
+			parquet.WithCompression(compress.Codecs.Zstd),
+			parquet.WithStats(true),
+			parquet.WithDictionaryDefault(false),
+			parquet.WithCreatedBy("ocsfmap"),
+		),
+		pqarrow.NewArrowWriterProperties()
+}
+
+// randomBatch fills testSchema with rows of random values; "never" is all
+// null.
+func randomBatch(t testing.TB, mem memory.Allocator, rows int, seed uint64) arrow.RecordBatch {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	b := array.NewRecordBuilder(mem, testSchema)
+	defer b.Release()
+	for range rows {
+		for i, f := range testSchema.Fields() {
+			if f.Name == "never" {
+				b.Field(i).AppendNull()
+				continue
+			}
+			appendRandom(rng, b.Field(i))
+		}
+	}
+	return b.NewRecordBatch()
+}
+
+func randomString(rng *rand.Rand) string {
+	switch rng.IntN(20) {
+	case 0:
+		return ""
+	case 1:
+		return strings.Repeat("long description ", 300+rng.IntN(50)) // > 4096 bytes
+	default:
+		return fmt.Sprintf("v-%d-é", rng.IntN(1000))
+	}
+}
+
+func appendRandom(rng *rand.Rand, b array.Builder) {
+	if rng.IntN(5) == 0 {
+		b.AppendNull()
+		return
+	}
+	switch b := b.(type) {
+	case *array.StringBuilder:
+		b.Append(randomString(rng))
+	case *array.Int32Builder:
+		b.Append(rng.Int32N(2000) - 1000)
+	case *array.Int64Builder:
+		b.Append(rng.Int64() - 1<<62)
+	case *array.Float64Builder:
+		b.Append(rng.NormFloat64() * 1e6)
+	case *array.BooleanBuilder:
+		b.Append(rng.IntN(2) == 0)
+	case *array.TimestampBuilder:
+		b.Append(arrow.Timestamp(1_700_000_000_000 + rng.Int64N(1e10)))
+	case *array.StructBuilder:
+		b.Append(true)
+		for i := range b.NumField() {
+			appendRandom(rng, b.FieldBuilder(i))
+		}
+	case *array.ListBuilder:
+		b.Append(true)
+		for range rng.IntN(4) { // 0: an empty list
+			appendRandom(rng, b.ValueBuilder())
+		}
+	default:
+		panic(fmt.Sprintf("no generator for %T", b))
+	}
+}
+
+func writeBoth(t *testing.T, batch arrow.RecordBatch, opts Options, rowGroupRows int) (ours, theirs []byte) {
+	t.Helper()
+	props, arrProps := testProps()
+	f, err := FromArrow(testSchema, props, arrProps, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := f.Write(&buf, batch, rowGroupRows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(buf.Len()) {
+		t.Fatalf("Write returned %d, wrote %d", n, buf.Len())
+	}
+	var ref bytes.Buffer
+	tbl := array.NewTableFromRecords(testSchema, []arrow.RecordBatch{batch})
+	defer tbl.Release()
+	chunk := int64(rowGroupRows)
+	if chunk <= 0 {
+		chunk = max(batch.NumRows(), 1)
+	}
+	if err := pqarrow.WriteTable(tbl, &ref, chunk, props, arrProps); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), ref.Bytes()
+}
+
+func readBack(t *testing.T, mem memory.Allocator, data []byte) arrow.Table {
+	t.Helper()
+	rd, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := pqarrow.NewFileReader(rd, pqarrow.ArrowReadProperties{BatchSize: 1 << 20}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// The files read back, with pqarrow, to exactly the batch written, and to
+// the same Arrow schema as pqarrow's own files.
+func TestRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		rows         int
+		pageSize     int
+		rowGroupRows int
+	}{
+		{"one row", 1, 0, 0},
+		{"small", 83, 0, 0},
+		{"many pages", 3000, 4 << 10, 0},
+		{"row groups", 2500, 64 << 10, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			batch := randomBatch(t, mem, tc.rows, uint64(tc.rows))
+			defer batch.Release()
+			ours, theirs := writeBoth(t, batch, Options{PageSize: tc.pageSize}, tc.rowGroupRows)
+
+			got := readBack(t, mem, ours)
+			defer got.Release()
+			want := readBack(t, mem, theirs)
+			defer want.Release()
+			if !got.Schema().Equal(want.Schema()) {
+				t.Fatalf("schema:\n%s\nwant (pqarrow's)\n%s", got.Schema(), want.Schema())
+			}
+			if got.NumRows() != batch.NumRows() {
+				t.Fatalf("rows: %d, want %d", got.NumRows(), batch.NumRows())
+			}
+			for i := range int(got.NumCols()) {
+				chunks := got.Column(i).Data().Chunks()
+				col, err := array.Concatenate(chunks, mem)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !array.Equal(col, batch.Column(i)) {
+					t.Errorf("column %s does not read back as written", testSchema.Field(i).Name)
+				}
+				col.Release()
+			}
+		})
+	}
+}
+
+// Chunk statistics are those pqarrow writes for the same data: null
+// counts, and min/max as PLAIN bytes (none for strings over 4 KB).
+func TestStatisticsMatchPqarrow(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	batch := randomBatch(t, mem, 500, 3)
+	defer batch.Release()
+	ours, theirs := writeBoth(t, batch, Options{}, 0)
+	a, b := footer(t, ours), footer(t, theirs)
+	if a.NumRows != b.NumRows || a.NumRowGroups() != b.NumRowGroups() {
+		t.Fatalf("rows %d / groups %d, want %d / %d", a.NumRows, a.NumRowGroups(), b.NumRows, b.NumRowGroups())
+	}
+	rgA, rgB := a.RowGroup(0), b.RowGroup(0)
+	for c := range rgA.NumColumns() {
+		ca, _ := rgA.ColumnChunk(c)
+		cb, _ := rgB.ColumnChunk(c)
+		name := ca.PathInSchema().String()
+		if ca.NumValues() != cb.NumValues() || ca.Compression() != compress.Codecs.Zstd {
+			t.Errorf("%s: %d values %s, want %d values ZSTD", name, ca.NumValues(), ca.Compression(), cb.NumValues())
+		}
+		sa, errA := ca.StatsSet()
+		sb, errB := cb.StatsSet()
+		if errA != nil || errB != nil || sa != sb {
+			t.Errorf("%s: stats set %v (%v), want %v (%v)", name, sa, errA, sb, errB)
+			continue
+		}
+		if !sa {
+			continue
+		}
+		stA, _ := ca.Statistics()
+		stB, _ := cb.Statistics()
+		if stA.NullCount() != stB.NullCount() || stA.HasMinMax() != stB.HasMinMax() {
+			t.Errorf("%s: nulls %d minmax %v, want %d %v", name, stA.NullCount(), stA.HasMinMax(), stB.NullCount(), stB.HasMinMax())
+			continue
+		}
+		if stA.HasMinMax() && (!bytes.Equal(stA.EncodeMin(), stB.EncodeMin()) || !bytes.Equal(stA.EncodeMax(), stB.EncodeMax())) {
+			t.Errorf("%s: min/max %x/%x, want %x/%x", name, stA.EncodeMin(), stA.EncodeMax(), stB.EncodeMin(), stB.EncodeMax())
+		}
+	}
+}
+
+func footer(t *testing.T, data []byte) *metadata.FileMetaData {
+	t.Helper()
+	rd, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	return rd.MetaData()
+}

@@ -1,0 +1,219 @@
+package pqenc
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/parquet"
+)
+
+// Codes of the Parquet Thrift enums written here.
+const (
+	pageData     = 0 // PageType DATA_PAGE
+	encPlain     = 0 // Encoding PLAIN
+	encRLE       = 3 // Encoding RLE
+	codecZstd    = 6 // CompressionCodec ZSTD
+	parquetMagic = "PAR1"
+)
+
+// chunkMeta is what the footer says of one column chunk.
+type chunkMeta struct {
+	offset, compressed, uncompressed int64
+}
+
+// Write writes batch as one Parquet file to w, rowGroupRows rows per row
+// group at most (0: one row group), and returns the bytes written.
+func (f *Format) Write(w io.Writer, batch arrow.RecordBatch, rowGroupRows int) (int64, error) {
+	if !batch.Schema().Equal(f.arrow) {
+		return 0, fmt.Errorf("pqenc: batch schema differs from the format's")
+	}
+	rows := int(batch.NumRows())
+	if rowGroupRows <= 0 {
+		rowGroupRows = max(rows, 1)
+	}
+	cw := &countingWriter{w: w}
+	if _, err := io.WriteString(cw, parquetMagic); err != nil {
+		return cw.n, err
+	}
+	ft := &f.footer
+	ft.b, ft.last, ft.outer = ft.b[:0], 0, ft.outer[:0]
+	ft.b = append(ft.b, f.head...)
+	ft.last = 2
+	ft.i64(3, int64(rows))
+	groups := (rows + rowGroupRows - 1) / rowGroupRows
+	ft.list(4, tStruct, groups)
+	metas := make([]chunkMeta, len(f.leaves))
+	for lo := 0; lo < rows; lo += rowGroupRows {
+		hi := min(rows, lo+rowGroupRows)
+		start := cw.n
+		ft.begin(0)
+		ft.list(1, tStruct, len(f.leaves))
+		k := 0
+		for c, n := range f.fields {
+			for _, l := range n.leaves {
+				l.reset()
+			}
+			f.stripe(n, batch.Column(c), lo, hi)
+			for _, l := range n.leaves {
+				f.flushPage(l)
+				metas[k] = chunkMeta{offset: cw.n, compressed: int64(len(l.chunk)), uncompressed: l.uncompressed}
+				if _, err := cw.Write(l.chunk); err != nil {
+					return cw.n, err
+				}
+				f.writeChunkMeta(ft, l, metas[k])
+				k++
+			}
+		}
+		f.endRowGroup(ft, metas, start, cw.n-start, hi-lo, lo/rowGroupRows)
+	}
+	ft.b = append(ft.b, f.tail...)
+	size := len(ft.b)
+	ft.b = binary.LittleEndian.AppendUint32(ft.b, uint32(size))
+	ft.b = append(ft.b, parquetMagic...)
+	_, err := cw.Write(ft.b)
+	return cw.n, err
+}
+
+// flushPage compresses the leaf's page, if it has level entries, into its
+// chunk.
+func (f *Format) flushPage(l *leaf) {
+	n := len(l.defs)
+	if n == 0 {
+		return
+	}
+	page := f.pageBuf[:0]
+	if l.maxRep > 0 {
+		page = appendLevels(page, l.reps, bits.Len16(uint16(l.maxRep)))
+	}
+	if l.maxDef > 0 {
+		page = appendLevels(page, l.defs, bits.Len16(uint16(l.maxDef)))
+	}
+	page = append(page, l.vals...)
+	f.pageBuf = page
+	f.zbuf = f.enc.EncodeAll(page, f.zbuf[:0])
+
+	var h thriftWriter
+	h.b = f.hdrBuf[:0]
+	h.i32(1, pageData)
+	h.i32(2, int32(len(page)))
+	h.i32(3, int32(len(f.zbuf)))
+	h.begin(5)
+	h.i32(1, int32(n))
+	h.i32(2, encPlain)
+	h.i32(3, encRLE)
+	h.i32(4, encRLE)
+	h.end()
+	h.b = append(h.b, 0)
+	f.hdrBuf = h.b
+
+	l.chunk = append(l.chunk, h.b...)
+	l.chunk = append(l.chunk, f.zbuf...)
+	l.uncompressed += int64(len(h.b) + len(page))
+	l.numValues += int64(n)
+	l.defs, l.reps, l.vals, l.bits = l.defs[:0], l.reps[:0], l.vals[:0], 0
+}
+
+// writeChunkMeta writes the ColumnChunk of l (a RowGroup.columns element).
+func (f *Format) writeChunkMeta(w *thriftWriter, l *leaf, m chunkMeta) {
+	w.begin(0)
+	w.i64(2, m.offset) // file_offset
+	w.begin(3)         // meta_data
+	w.i32(1, int32(l.physical))
+	w.list(2, tI32, 2)
+	w.b = binary.AppendVarint(w.b, encPlain)
+	w.b = binary.AppendVarint(w.b, encRLE)
+	w.list(3, tBinary, len(l.path))
+	for _, p := range l.path {
+		w.b = binary.AppendUvarint(w.b, uint64(len(p)))
+		w.b = append(w.b, p...)
+	}
+	w.i32(4, codecZstd)
+	w.i64(5, l.numValues)
+	w.i64(6, m.uncompressed)
+	w.i64(7, m.compressed)
+	w.i64(9, m.offset) // data_page_offset
+	w.begin(12)        // statistics
+	w.i64(3, l.nulls)
+	if l.hasMinMax {
+		// Like parquet-mr and pqarrow: an extreme too long is left out,
+		// not truncated (a reader could take a truncated one as exact).
+		if max := f.statBytes(l, false); len(max) <= maxStatBytes {
+			w.binary(5, max)
+		}
+		if min := f.statBytes(l, true); len(min) <= maxStatBytes {
+			w.binary(6, min)
+		}
+	}
+	w.end()
+	w.end()
+	w.end()
+}
+
+// statBytes is the PLAIN encoding of the leaf's min or max.
+func (f *Format) statBytes(l *leaf, isMin bool) []byte {
+	var b [8]byte
+	switch l.physical {
+	case parquet.Types.ByteArray:
+		if isMin {
+			return l.min
+		}
+		return l.max
+	case parquet.Types.Int32:
+		v := l.maxI
+		if isMin {
+			v = l.minI
+		}
+		binary.LittleEndian.PutUint32(b[:], uint32(int32(v)))
+		return append([]byte(nil), b[:4]...)
+	case parquet.Types.Boolean:
+		v := l.maxI
+		if isMin {
+			v = l.minI
+		}
+		return []byte{byte(v)}
+	case parquet.Types.Double:
+		v := l.maxF
+		if isMin {
+			v = l.minF
+		}
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		return append([]byte(nil), b[:]...)
+	default: // INT64, timestamps
+		v := l.maxI
+		if isMin {
+			v = l.minI
+		}
+		binary.LittleEndian.PutUint64(b[:], uint64(v))
+		return append([]byte(nil), b[:]...)
+	}
+}
+
+// endRowGroup closes a RowGroup whose columns were written.
+func (f *Format) endRowGroup(w *thriftWriter, metas []chunkMeta, start, compressed int64, rows, ordinal int) {
+	var total int64
+	for _, m := range metas {
+		total += m.uncompressed
+	}
+	w.i64(2, total)
+	w.i64(3, int64(rows))
+	w.i64(5, start)
+	w.i64(6, compressed)
+	w.field(7, tI16)
+	w.b = binary.AppendVarint(w.b, int64(ordinal))
+	w.end()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
