@@ -17,7 +17,7 @@ import (
 // (partition, time) and cut into batches of about runBatchBytes. Each
 // partition's rows in it are segments (a range of one batch), so a
 // partition's file is the merge of its segments over all runs. A run lives
-// in memory while it is made and is spilled to a compressed Arrow IPC file
+// in memory while it is made and is spilled to an Arrow IPC file
 // when the writer needs the memory back; either way its batches carry an
 // extra last column, the row's time, so merging needs no other state.
 type run struct {

@@ -5,7 +5,8 @@
 //
 // Rows of all partitions are buffered in one columnar builder, spilled to
 // disk in sorted runs when memory is short, and merged into one file per
-// partition at Flush, Close or roll (see Writer). Each file is written
+// partition at Flush, Close or roll (see Writer). Parquet is encoded by
+// internal/pqenc, compiled once per schema. Each file is written
 // complete under a hidden temporary name, fsynced, then renamed, so a crash
 // never leaves a partial file under a final name (readers and the Security
 // Lake crawler skip names starting with '.').
@@ -141,7 +142,7 @@ type partition struct {
 // All partitions share one columnar.Builder; a side table keeps each row's
 // partition and time. When the builder's memory reaches half of
 // MaxBuffered, its rows are sorted by (partition, time) into a run and
-// spilled to a compressed Arrow IPC file in a hidden folder inside Dir. At
+// spilled to an Arrow IPC file in a hidden folder inside Dir. At
 // Flush, Close or roll, each partition's segments of all runs are merged
 // into one Parquet file. So the number of partitions costs nothing but a
 // map entry, memory stays bounded whatever the input, and a partition gets
