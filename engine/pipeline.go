@@ -41,7 +41,8 @@ type Sink interface {
 	// WantsJSON tells the pipeline to render each record as OCSF JSON.
 	WantsJSON() bool
 	// Write takes one record. A *RecordError dead-letters the record;
-	// any other error stops the run.
+	// any other error stops the run. r and the values it holds are valid
+	// only during the call: the pipeline reuses their memory.
 	Write(r *Result) error
 }
 
@@ -102,6 +103,11 @@ type batch struct {
 	items []item
 	bytes int64
 	err   error // a reader error ends the run after this batch
+	// arena holds the record values of items, copied out of the mapper.
+	// Batches are recycled once delivered, arena included: allocated
+	// afresh it was the run's largest allocation (a few KB per record, and
+	// full of pointers for the collector to scan).
+	arena []plan.Value
 }
 
 // Run reads every input, maps, validates and hands records to the sink, in
@@ -116,8 +122,9 @@ func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts
 	}
 	raw := make(chan *batch, workers*2)
 	done := make(chan *batch, workers*2)
+	free := make(chan *batch, workers*4+2)
 	readErr := make(chan error, 1)
-	go func() { readErr <- readInputs(ctx, inputs, raw) }()
+	go func() { readErr <- readInputs(ctx, inputs, raw, free) }()
 	var wg sync.WaitGroup
 	wantJSON := opts.Sink != nil && opts.Sink.WantsJSON()
 	for range workers {
@@ -150,6 +157,10 @@ func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts
 			}
 			if opts.Progress != nil {
 				opts.Progress(counts)
+			}
+			select {
+			case free <- b:
+			default:
 			}
 		}
 	}
@@ -205,7 +216,7 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 // a read blocked on an endless stream must not keep a batch of records that
 // already arrived from the sink (idle flush), nor a cancelled run from
 // finishing (the blocked read is abandoned; the process is ending).
-func readInputs(ctx context.Context, inputs []Input, out chan<- *batch) error {
+func readInputs(ctx context.Context, inputs []Input, out chan<- *batch, free <-chan *batch) error {
 	defer close(out)
 	items := make(chan item, 4*batchSize)
 	errc := make(chan error, 1)
@@ -214,8 +225,19 @@ func readInputs(ctx context.Context, inputs []Input, out chan<- *batch) error {
 		defer close(items)
 		errc <- scanInputs(ctx, inputs, items, &read)
 	}()
+	// A delivered batch comes back through free to be filled again.
+	next := func() *batch {
+		select {
+		case b := <-free:
+			clear(b.items) // drop the last round's references
+			b.items, b.bytes, b.err = b.items[:0], 0, nil
+			return b
+		default:
+			return &batch{}
+		}
+	}
 	seq := 0
-	cur := &batch{}
+	cur := next()
 	var counted int64
 	flush := func() {
 		if len(cur.items) == 0 && cur.err == nil {
@@ -226,7 +248,7 @@ func readInputs(ctx context.Context, inputs []Input, out chan<- *batch) error {
 		cur.seq = seq
 		seq++
 		out <- cur
-		cur = &batch{}
+		cur = next()
 	}
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
@@ -329,7 +351,11 @@ func (m *Mapping) newWorker(opts Options, wantJSON bool) *worker {
 // process maps a batch in place. Record values are copied into one arena
 // per batch: the mapper reuses its own.
 func (w *worker) process(b *batch) {
-	arena := make([]plan.Value, 0, len(b.items)*w.slots)
+	arena := b.arena[:0]
+	if cap(arena) < len(b.items)*w.slots {
+		arena = make([]plan.Value, 0, len(b.items)*w.slots)
+	}
+	defer func() { b.arena = arena }()
 	for i := range b.items {
 		it := &b.items[i]
 		if w.matcher != nil {

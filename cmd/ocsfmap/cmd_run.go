@@ -48,7 +48,7 @@ type runFlags struct {
 	rollAge                       time.Duration
 	workers                       int
 	strict, quiet                 bool
-	cpuProfile                    string
+	cpuProfile, memProfile        string
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
@@ -74,6 +74,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	f.memory = defaultMemory
 	fs.Var(&f.memory, "memory", "memory the run aims to stay within (e.g. 512MiB, 2GiB): bounds the rows buffered before they spill to disk, and is the Go runtime's soft limit unless GOMEMLIMIT is set")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the run to this file at the end (go tool pprof)")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -204,6 +205,13 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if f.memProfile != "" {
+		defer func() {
+			if err := writeHeapProfile(f.memProfile); err != nil {
+				fmt.Fprintf(stderr, "ocsfmap: memprofile: %v\n", err)
+			}
+		}()
+	}
 	deadFile := &engine.DeadLetterFile{Path: f.dead}
 	prog := newProgress(stderr, f.quiet)
 	start := time.Now()
@@ -298,4 +306,18 @@ func sourceLineOf(p diag.Pos) string {
 		return ""
 	}
 	return diag.SourceLine(src, p.Line)
+}
+
+// writeHeapProfile writes the allocation profile (every allocation since
+// the start, and what is live) for go tool pprof -sample_index=alloc_space.
+func writeHeapProfile(path string) error {
+	pf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(pf, 0); err != nil {
+		pf.Close()
+		return err
+	}
+	return pf.Close()
 }
