@@ -247,7 +247,11 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 	layout := columnar.NewLayout(root)
 	fields := append(slices.Clone(layout.Schema().Fields()),
 		arrow.Field{Name: timeColumn, Type: arrow.PrimitiveTypes.Int64})
-	recycle := newRecyclingAllocator(opts.Allocator, opts.MaxBuffered)
+	// A spill holds the builder's buffers and their sorted copy at once,
+	// each rounded up to a power of two: kept buffers up to twice the
+	// budget cover a whole cycle (with MaxBuffered they were mostly
+	// dropped and allocated again; 30 days of alerts ran 5% slower).
+	recycle := newRecyclingAllocator(opts.Allocator, 2*opts.MaxBuffered)
 	w := &Writer{
 		opts:      opts,
 		layout:    layout,
