@@ -148,7 +148,8 @@ func New(sc *arrow.Schema, pq *schema.Schema, opts Options) (*Format, error) {
 		level = zstd.SpeedFastest
 	}
 	var err error
-	f.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true))
+	f.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true),
+		zstd.WithEncoderCRC(false)) // Parquet pages need no frame checksum
 	if err != nil {
 		return nil, err
 	}
