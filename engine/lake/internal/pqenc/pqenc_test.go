@@ -307,3 +307,39 @@ func BenchmarkSmallFile(b *testing.B) {
 		}
 	})
 }
+
+// FuzzRoundTrip: any batch of random rows and any page size read back with
+// pqarrow as written.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add(uint64(1), uint16(1), uint16(0))
+	f.Add(uint64(2), uint16(200), uint16(300))
+	f.Add(uint64(3), uint16(1000), uint16(4096))
+	f.Fuzz(func(t *testing.T, seed uint64, rows, pageSize uint16) {
+		rows = rows%2000 + 1
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		batch := randomBatch(t, mem, int(rows), seed)
+		defer batch.Release()
+		props, arrProps := testProps()
+		enc, err := FromArrow(testSchema, props, arrProps, Options{PageSize: int(pageSize)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := enc.Write(&buf, batch, int(seed%3)*int(rows)/2); err != nil {
+			t.Fatal(err)
+		}
+		got := readBack(t, mem, buf.Bytes())
+		defer got.Release()
+		for i := range int(got.NumCols()) {
+			col, err := array.Concatenate(got.Column(i).Data().Chunks(), mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !array.Equal(col, batch.Column(i)) {
+				t.Errorf("column %s does not read back as written", testSchema.Field(i).Name)
+			}
+			col.Release()
+		}
+	})
+}
