@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -211,17 +212,43 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // Chunk statistics are those pqarrow writes for the same data: null
-// counts, and min/max as PLAIN bytes (none for strings over 4 KB).
+// counts, and min/max as PLAIN bytes (none for strings over 4 KB), in every
+// row group of a file written after another one with the same Format (the
+// lake's use: nothing may carry over).
 func TestStatisticsMatchPqarrow(t *testing.T) {
 	mem := memory.NewGoAllocator()
+	first := randomBatch(t, mem, 300, 4)
+	defer first.Release()
 	batch := randomBatch(t, mem, 500, 3)
 	defer batch.Release()
-	ours, theirs := writeBoth(t, batch, Options{}, 0)
-	a, b := footer(t, ours), footer(t, theirs)
-	if a.NumRows != b.NumRows || a.NumRowGroups() != b.NumRowGroups() {
-		t.Fatalf("rows %d / groups %d, want %d / %d", a.NumRows, a.NumRowGroups(), b.NumRows, b.NumRowGroups())
+	props, arrProps := testProps()
+	f, err := FromArrow(testSchema, props, arrProps, Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	rgA, rgB := a.RowGroup(0), b.RowGroup(0)
+	if _, err := f.Write(io.Discard, first, 0); err != nil {
+		t.Fatal(err)
+	}
+	var buf, ref bytes.Buffer
+	if _, err := f.Write(&buf, batch, 200); err != nil {
+		t.Fatal(err)
+	}
+	tbl := array.NewTableFromRecords(testSchema, []arrow.RecordBatch{batch})
+	defer tbl.Release()
+	if err := pqarrow.WriteTable(tbl, &ref, 200, props, arrProps); err != nil {
+		t.Fatal(err)
+	}
+	a, b := footer(t, buf.Bytes()), footer(t, ref.Bytes())
+	if a.NumRows != b.NumRows || a.NumRowGroups() != b.NumRowGroups() || a.NumRowGroups() != 3 {
+		t.Fatalf("rows %d / groups %d, want %d / %d (3)", a.NumRows, a.NumRowGroups(), b.NumRows, b.NumRowGroups())
+	}
+	for g := range a.NumRowGroups() {
+		compareStats(t, a.RowGroup(g), b.RowGroup(g))
+	}
+}
+
+func compareStats(t *testing.T, rgA, rgB *metadata.RowGroupMetaData) {
+	t.Helper()
 	for c := range rgA.NumColumns() {
 		ca, _ := rgA.ColumnChunk(c)
 		cb, _ := rgB.ColumnChunk(c)
@@ -342,4 +369,78 @@ func FuzzRoundTrip(f *testing.F) {
 			col.Release()
 		}
 	})
+}
+
+// WriteRows from several sources writes the same bytes as Write of the
+// batch those rows make, gathered by Arrow's Take.
+func TestWriteRowsMatchesWrite(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var srcs []arrow.RecordBatch
+	for i, n := range []int{50, 1, 120} {
+		srcs = append(srcs, randomBatch(t, mem, n, uint64(10+i)))
+	}
+	defer func() {
+		for _, b := range srcs {
+			b.Release()
+		}
+	}()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var rows []Row
+	var flat []int32
+	base := []int32{0, 50, 51}
+	for range 300 {
+		s := rng.IntN(len(srcs))
+		i := rng.IntN(int(srcs[s].NumRows()))
+		rows = append(rows, Row{int32(s), int32(i)})
+		flat = append(flat, base[s]+int32(i))
+	}
+
+	tbl := array.NewTableFromRecords(testSchema, srcs)
+	defer tbl.Release()
+	cols := make([]arrow.Array, testSchema.NumFields())
+	for i := range cols {
+		c, err := array.Concatenate(tbl.Column(i).Data().Chunks(), mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+		cols[i] = c
+	}
+	all := array.NewRecordBatch(testSchema, cols, tbl.NumRows())
+	defer all.Release()
+	ib := array.NewInt32Builder(mem)
+	ib.AppendValues(flat, nil)
+	idx := ib.NewArray()
+	ib.Release()
+	defer idx.Release()
+	vals, is := compute.NewDatum(all), compute.NewDatum(idx)
+	defer vals.Release()
+	defer is.Release()
+	out, err := compute.Take(compute.WithAllocator(context.Background(), mem), *compute.DefaultTakeOptions(), vals, is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := out.(*compute.RecordDatum).Value
+	defer taken.Release()
+
+	props, arrProps := testProps()
+	f, err := FromArrow(testSchema, props, arrProps, Options{PageSize: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	if _, err := f.Write(&b, taken, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteRows(&a, srcs, rows, 100); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		at := 0
+		for at < min(a.Len(), b.Len()) && a.Bytes()[at] == b.Bytes()[at] {
+			at++
+		}
+		t.Errorf("WriteRows wrote %d bytes unlike Write's %d, from byte %d on", a.Len(), b.Len(), at)
+	}
 }

@@ -36,7 +36,7 @@ type leaf struct {
 func (l *leaf) reset() {
 	l.defs, l.reps, l.vals, l.bits = l.defs[:0], l.reps[:0], l.vals[:0], 0
 	l.chunk, l.uncompressed, l.numValues, l.nulls = l.chunk[:0], 0, 0, 0
-	l.min, l.max = l.min[:0], l.max[:0]
+	l.hasMinMax, l.min, l.max = false, l.min[:0], l.max[:0]
 }
 
 // null records an absent value at levels def, rep.
@@ -129,16 +129,17 @@ func (l *leaf) statFloat(v float64) {
 	l.maxF = max(l.maxF, v)
 }
 
-// stripe records rows [lo, hi) of arr, a top-level column, in the leaves
-// of n, cutting a page at a row start once one holds pageSize bytes.
-func (f *Format) stripe(n *node, arr arrow.Array, lo, hi int) {
-	for i := lo; i < hi; i++ {
+// stripe records rows of a top-level column (srcs: the column of each
+// source) in the leaves of n, cutting a page at a row start once one holds
+// pageSize bytes.
+func (f *Format) stripe(n *node, srcs []arrow.Array, rows []Row) {
+	for _, r := range rows {
 		for _, l := range n.leaves {
 			if len(l.vals) >= f.pageSize {
 				f.flushPage(l)
 			}
 		}
-		f.visit(n, arr, i, 0, 0)
+		f.visit(n, srcs[r.Src], int(r.Index), 0, 0)
 	}
 }
 
