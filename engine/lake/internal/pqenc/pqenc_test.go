@@ -11,7 +11,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -369,78 +368,4 @@ func FuzzRoundTrip(f *testing.F) {
 			col.Release()
 		}
 	})
-}
-
-// WriteRows from several sources writes the same bytes as Write of the
-// batch those rows make, gathered by Arrow's Take.
-func TestWriteRowsMatchesWrite(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	var srcs []arrow.RecordBatch
-	for i, n := range []int{50, 1, 120} {
-		srcs = append(srcs, randomBatch(t, mem, n, uint64(10+i)))
-	}
-	defer func() {
-		for _, b := range srcs {
-			b.Release()
-		}
-	}()
-	rng := rand.New(rand.NewPCG(5, 6))
-	var rows []Row
-	var flat []int32
-	base := []int32{0, 50, 51}
-	for range 300 {
-		s := rng.IntN(len(srcs))
-		i := rng.IntN(int(srcs[s].NumRows()))
-		rows = append(rows, Row{int32(s), int32(i)})
-		flat = append(flat, base[s]+int32(i))
-	}
-
-	tbl := array.NewTableFromRecords(testSchema, srcs)
-	defer tbl.Release()
-	cols := make([]arrow.Array, testSchema.NumFields())
-	for i := range cols {
-		c, err := array.Concatenate(tbl.Column(i).Data().Chunks(), mem)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Release()
-		cols[i] = c
-	}
-	all := array.NewRecordBatch(testSchema, cols, tbl.NumRows())
-	defer all.Release()
-	ib := array.NewInt32Builder(mem)
-	ib.AppendValues(flat, nil)
-	idx := ib.NewArray()
-	ib.Release()
-	defer idx.Release()
-	vals, is := compute.NewDatum(all), compute.NewDatum(idx)
-	defer vals.Release()
-	defer is.Release()
-	out, err := compute.Take(compute.WithAllocator(context.Background(), mem), *compute.DefaultTakeOptions(), vals, is)
-	if err != nil {
-		t.Fatal(err)
-	}
-	taken := out.(*compute.RecordDatum).Value
-	defer taken.Release()
-
-	props, arrProps := testProps()
-	f, err := FromArrow(testSchema, props, arrProps, Options{PageSize: 2048})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a, b bytes.Buffer
-	if _, err := f.Write(&b, taken, 100); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteRows(&a, srcs, rows, 100); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
-		at := 0
-		for at < min(a.Len(), b.Len()) && a.Bytes()[at] == b.Bytes()[at] {
-			at++
-		}
-		t.Errorf("WriteRows wrote %d bytes unlike Write's %d, from byte %d on", a.Len(), b.Len(), at)
-	}
 }

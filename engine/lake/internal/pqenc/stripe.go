@@ -129,17 +129,16 @@ func (l *leaf) statFloat(v float64) {
 	l.maxF = max(l.maxF, v)
 }
 
-// stripe records rows of a top-level column (srcs: the column of each
-// source) in the leaves of n, cutting a page at a row start once one holds
-// pageSize bytes.
-func (f *Format) stripe(n *node, srcs []arrow.Array, rows []Row) {
-	for _, r := range rows {
+// stripe records rows [lo, hi) of arr, a top-level column, in the leaves
+// of n, cutting a page at a row start once one holds pageSize bytes.
+func (f *Format) stripe(n *node, arr arrow.Array, lo, hi int) {
+	for i := lo; i < hi; i++ {
 		for _, l := range n.leaves {
 			if len(l.vals) >= f.pageSize {
 				f.flushPage(l)
 			}
 		}
-		f.visit(n, srcs[r.Src], int(r.Index), 0, 0)
+		f.visit(n, arr, i, 0, 0)
 	}
 }
 

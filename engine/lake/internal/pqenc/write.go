@@ -25,43 +25,15 @@ type chunkMeta struct {
 	offset, compressed, uncompressed int64
 }
 
-// Row names one row of a file: row Index of source batch Src.
-type Row struct{ Src, Index int32 }
-
 // Write writes batch as one Parquet file to w, rowGroupRows rows per row
 // group at most (0: one row group), and returns the bytes written.
 func (f *Format) Write(w io.Writer, batch arrow.RecordBatch, rowGroupRows int) (int64, error) {
-	rows := make([]Row, batch.NumRows())
-	for i := range rows {
-		rows[i] = Row{0, int32(i)}
+	if !batch.Schema().Equal(f.arrow) {
+		return 0, fmt.Errorf("pqenc: batch schema differs from the format's")
 	}
-	return f.WriteRows(w, []arrow.RecordBatch{batch}, rows, rowGroupRows)
-}
-
-// WriteRows writes the rows of srcs listed in rows, in that order, as one
-// Parquet file: a merge writes straight from the batches it merges,
-// without first copying the rows into one. The sources' leading columns
-// must be those of the format's schema; more may follow.
-func (f *Format) WriteRows(w io.Writer, srcs []arrow.RecordBatch, rows []Row, rowGroupRows int) (int64, error) {
-	cols := make([][]arrow.Array, len(f.fields))
-	for c := range cols {
-		cols[c] = make([]arrow.Array, len(srcs))
-	}
-	for s, b := range srcs {
-		if int(b.NumCols()) < len(f.fields) {
-			return 0, fmt.Errorf("pqenc: source %d has %d columns, the schema %d", s, b.NumCols(), len(f.fields))
-		}
-		for c, fld := range f.arrow.Fields() {
-			col := b.Column(c)
-			if !arrow.TypeEqual(col.DataType(), fld.Type) {
-				return 0, fmt.Errorf("pqenc: source %d column %d is %s, the schema's %s is %s", s, c, col.DataType(), fld.Name, fld.Type)
-			}
-			cols[c][s] = col
-		}
-	}
-	n := len(rows)
+	rows := int(batch.NumRows())
 	if rowGroupRows <= 0 {
-		rowGroupRows = max(n, 1)
+		rowGroupRows = max(rows, 1)
 	}
 	cw := &countingWriter{w: w}
 	if _, err := io.WriteString(cw, parquetMagic); err != nil {
@@ -71,22 +43,22 @@ func (f *Format) WriteRows(w io.Writer, srcs []arrow.RecordBatch, rows []Row, ro
 	ft.b, ft.last, ft.outer = ft.b[:0], 0, ft.outer[:0]
 	ft.b = append(ft.b, f.head...)
 	ft.last = 2
-	ft.i64(3, int64(n))
-	groups := (n + rowGroupRows - 1) / rowGroupRows
+	ft.i64(3, int64(rows))
+	groups := (rows + rowGroupRows - 1) / rowGroupRows
 	ft.list(4, tStruct, groups)
 	metas := make([]chunkMeta, len(f.leaves))
-	for lo := 0; lo < n; lo += rowGroupRows {
-		hi := min(n, lo+rowGroupRows)
+	for lo := 0; lo < rows; lo += rowGroupRows {
+		hi := min(rows, lo+rowGroupRows)
 		start := cw.n
 		ft.begin(0)
 		ft.list(1, tStruct, len(f.leaves))
 		k := 0
-		for c, nd := range f.fields {
-			for _, l := range nd.leaves {
+		for c, n := range f.fields {
+			for _, l := range n.leaves {
 				l.reset()
 			}
-			f.stripe(nd, cols[c], rows[lo:hi])
-			for _, l := range nd.leaves {
+			f.stripe(n, batch.Column(c), lo, hi)
+			for _, l := range n.leaves {
 				f.flushPage(l)
 				metas[k] = chunkMeta{offset: cw.n, compressed: int64(len(l.chunk)), uncompressed: l.uncompressed}
 				if _, err := cw.Write(l.chunk); err != nil {
