@@ -81,7 +81,11 @@ func recycled(b []byte) bool {
 	return c >= minRecycled && c&(c-1) == 0 && class(c) <= maxClass
 }
 
-func (a *recyclingAllocator) Allocate(n int) []byte {
+func (a *recyclingAllocator) Allocate(n int) []byte { return a.allocate(n, 0) }
+
+// allocate returns n bytes of which all but the first keep are zero (the
+// caller overwrites those).
+func (a *recyclingAllocator) allocate(n, keep int) []byte {
 	c := class(n)
 	if n < minRecycled || c > maxClass {
 		return a.base.Allocate(n)
@@ -92,7 +96,7 @@ func (a *recyclingAllocator) Allocate(n int) []byte {
 		a.free[c][k-1] = nil
 		a.free[c] = a.free[c][:k-1]
 		a.mu.Unlock()
-		clear(b[:n])
+		clear(b[keep:n])
 		return b[:n]
 	}
 	a.held += 1 << c
@@ -107,7 +111,7 @@ func (a *recyclingAllocator) Reallocate(n int, b []byte) []byte {
 		}
 		return b[:n]
 	}
-	nb := a.Allocate(n)
+	nb := a.allocate(n, len(b))
 	copy(nb, b)
 	a.Free(b)
 	return nb
