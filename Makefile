@@ -38,8 +38,10 @@ bench-large: ## the 1M-alert benchmarks (one day and 30 days, ~12,000 partitions
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench '$(LARGE)' -benchtime 1x -timeout 60m ./engine/lake
 	$(GO) test -run '^$$' -bench 'BenchmarkRun.*1M' -benchtime 1x -timeout 60m ./cmd/ocsfmap
 
-schemas: ## regenerate schemas/ocsf from the OCSF source data in ../shared/ocsf-schema
-	$(GO) run ./cmd/ocsf-schemagen -src ../shared/ocsf-schema -out schemas
+OCSF_SCHEMA_SRC ?= ../shared/ocsf-schema
+
+schemas: ## regenerate schemas/ocsf from the OCSF source data (OCSF_SCHEMA_SRC, default ../shared/ocsf-schema)
+	$(GO) run ./cmd/ocsf-schemagen -src $(OCSF_SCHEMA_SRC) -out schemas
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -11,7 +11,15 @@ import (
 // generator produces now: nobody hand-edits generated files, and a change
 // to the generator or the engine's JSON Schema encoder needs `make schemas`.
 func TestCommittedUpToDate(t *testing.T) {
-	src := filepath.Join("..", "..", "..", "shared", "ocsf-schema")
+	// The OCSF source data lives beside the repository in the workspace
+	// (make schemas reads it from there too); OCSF_SCHEMA_SRC overrides.
+	src := os.Getenv("OCSF_SCHEMA_SRC")
+	if src == "" {
+		src = filepath.Join("..", "..", "..", "shared", "ocsf-schema")
+	}
+	if _, err := os.Stat(filepath.Join(src, "1.1.0")); err != nil {
+		t.Fatalf("OCSF source data not found (%v): clone next to the workspace's shared/ folder, or set OCSF_SCHEMA_SRC", err)
+	}
 	committed := filepath.Join("..", "..", "schemas", "ocsf")
 	for _, v := range defaultVersions {
 		files, err := generate(src, v)

@@ -65,7 +65,7 @@ func decodeFile(t testing.TB, path string) any {
 	return doc
 }
 
-// The samples in ../shared/ocsf-examples come from the public ocsf/examples
+// The samples in testdata/ocsf-examples come from the public ocsf/examples
 // repository. Each is valid against the schema of the profiles it declares
 // in metadata.profiles, which is how OCSF tools validate. Against the
 // all-profiles schema (ocsf-server's default) two fail, and there the
@@ -93,13 +93,13 @@ func TestExamples(t *testing.T) {
 		{"Okta_v1.3.0_System_Logs_Detection_Finding__detection_finding.ocsf.json", "1.3.0", "detection_finding",
 			[]string{"/cloud: missing required attribute cloud [required]", "/osint: missing required attribute osint [required]"}},
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "ocsf-examples", "*.json"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "ocsf-examples", "*.json"))
 	if len(files) != len(tests) {
 		t.Fatalf("%d sample files, %d in the table: update the table", len(files), len(tests))
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			doc := decodeFile(t, filepath.Join("..", "..", "..", "shared", "ocsf-examples", tt.file))
+			doc := decodeFile(t, filepath.Join("..", "..", "testdata", "ocsf-examples", tt.file))
 			v, err := ForRecord(doc)
 			if err != nil {
 				t.Fatal(err)
