@@ -1,18 +1,35 @@
 package lake
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/ocsfmap/ocsfmap/engine/lake/internal/pqenc"
 )
 
-// A finished file waits for its fsync and rename. These run on helper
-// goroutines so the fsync (milliseconds of disk wait and kernel writeback)
-// overlaps with encoding the next file; with thousands of small files it
-// would otherwise be a third of the flush. The Writer still delivers
-// OnFile and counts the file from its own methods, after the rename, and
-// every Flush, Close and roll waits for its files: when one returns, all
-// its files are final.
+// A merged partition becomes a file in two steps: encoding (Parquet written
+// under a temporary name) and finishing (fsync, close, rename). Finishing
+// runs on helper goroutines, so a file's fsync (milliseconds of disk wait)
+// overlaps with encoding the next one. With more than one core, encoding
+// runs on helpers too, one per core, while the Writer's goroutine merges
+// the next partitions; with one core it stays on the Writer's goroutine
+// (handing files to a goroutine there only added switches and idle waits).
+// The Writer delivers OnFile and counts a file from its own methods, after
+// the rename, and every Flush, Close and roll waits for its files: when one
+// returns, all its files are final.
+type fileJob struct {
+	batch      arrow.RecordBatch // the file's rows in the file schema, sorted by time; the job owns it
+	tmp, final string
+	info       FileInfo // all but Bytes
+}
+
+// finishJob is an encoded file waiting for its fsync and rename.
 type finishJob struct {
 	f          *os.File
 	tmp, final string
@@ -27,20 +44,79 @@ type finishResult struct {
 // finishers is the number of fsyncs in flight.
 const finishers = 2
 
-func (w *Writer) startFinishers() {
-	w.jobs = make(chan finishJob, finishers)
+func (w *Writer) startHelpers() error {
 	w.done = make(chan finishResult, 64)
+	w.finishing = make(chan finishJob, finishers)
+	finishing, done := w.finishing, w.done
 	for range finishers {
 		go func() {
-			for j := range w.jobs {
-				w.done <- j.finish()
+			for j := range finishing {
+				done <- w.finish(j)
 			}
 		}()
 	}
+	n := runtime.GOMAXPROCS(0)
+	if n < 2 {
+		return nil
+	}
+	jobs := make(chan fileJob, n)
+	w.jobs = jobs
+	for range n {
+		enc, err := w.format.Clone()
+		if err != nil {
+			return err
+		}
+		go func() {
+			bw := bufio.NewWriterSize(nil, 1<<20)
+			for j := range jobs {
+				fj, err := w.encode(enc, bw, j)
+				if err != nil {
+					done <- finishResult{err: err}
+					continue
+				}
+				finishing <- fj
+			}
+		}()
+	}
+	return nil
 }
 
-func (j finishJob) finish() finishResult {
-	err := j.f.Sync()
+// encode writes a job's Parquet file under its temporary name.
+func (w *Writer) encode(enc *pqenc.Format, bw *bufio.Writer, j fileJob) (finishJob, error) {
+	start := time.Now()
+	defer func() {
+		j.batch.Release()
+		w.encodeNanos.Add(int64(time.Since(start)))
+	}()
+	f, err := os.OpenFile(j.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return finishJob{}, fmt.Errorf("lake: write %s: %w", j.info.Key, err)
+	}
+	if w.sink != nil {
+		bw.Reset(w.sink(f))
+	} else {
+		bw.Reset(f)
+	}
+	size, err := enc.Write(bw, j.batch, rowGroupRows(j.batch))
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	if err != nil {
+		f.Close()
+		os.Remove(j.tmp)
+		return finishJob{}, fmt.Errorf("lake: write %s: %w", j.info.Key, err)
+	}
+	j.info.Bytes = size
+	return finishJob{f: f, tmp: j.tmp, final: j.final, info: j.info}, nil
+}
+
+// finish syncs (unless Options.NoSync), closes and renames an encoded file.
+func (w *Writer) finish(j finishJob) finishResult {
+	var err error
+	if !w.opts.NoSync {
+		err = j.f.Sync()
+	}
 	if cerr := j.f.Close(); err == nil {
 		err = cerr
 	}
@@ -54,18 +130,37 @@ func (j finishJob) finish() finishResult {
 	return finishResult{info: j.info}
 }
 
-// submit hands a written temporary to the finishers. While their queue is
-// full it delivers finished files, so the writer never deadlocks on its
-// own results.
-func (w *Writer) submit(j finishJob) {
-	if w.jobs == nil {
-		w.startFinishers()
+// submit hands a file to the helpers: to the encoders with more than one
+// core, else it is encoded here and handed to the finishers. While their
+// queue is full it delivers finished files, so the writer never deadlocks
+// on its own results.
+func (w *Writer) submit(j fileJob) error {
+	if w.done == nil {
+		if err := w.startHelpers(); err != nil {
+			j.batch.Release()
+			return err
+		}
+	}
+	if w.jobs != nil {
+		w.inflight++
+		for {
+			select {
+			case w.jobs <- j:
+				return nil
+			case r := <-w.done:
+				w.delivered(r)
+			}
+		}
+	}
+	fj, err := w.encode(w.format, w.bw, j)
+	if err != nil {
+		return err
 	}
 	w.inflight++
 	for {
 		select {
-		case w.jobs <- j:
-			return
+		case w.finishing <- fj:
+			return nil
 		case r := <-w.done:
 			w.delivered(r)
 		}
@@ -111,11 +206,16 @@ func (w *Writer) finalized(info FileInfo) {
 	}
 }
 
-// stopFinishers ends the helper goroutines (after settle).
-func (w *Writer) stopFinishers() {
+// stopHelpers ends the helper goroutines (after settle: nothing is in
+// flight, so no encoder still sends to the finishers).
+func (w *Writer) stopHelpers() {
 	if w.jobs != nil {
 		close(w.jobs)
 		w.jobs = nil
+	}
+	if w.finishing != nil {
+		close(w.finishing)
+		w.finishing = nil
 	}
 }
 
@@ -134,18 +234,4 @@ func (w *Writer) mkdirs(p *partition) error {
 	}
 	p.made = true
 	return nil
-}
-
-// finishNoSync closes and renames without the fsync (Options.NoSync): cheap
-// enough to stay on the writer's goroutine.
-func (j finishJob) finishNoSync() finishResult {
-	err := j.f.Close()
-	if err == nil {
-		err = os.Rename(j.tmp, j.final)
-	}
-	if err != nil {
-		os.Remove(j.tmp)
-		return finishResult{err: fmt.Errorf("lake: finish %s: %w", j.info.Key, err)}
-	}
-	return finishResult{info: j.info}
 }

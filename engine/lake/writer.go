@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -81,7 +82,8 @@ type Options struct {
 	DefaultRegion, DefaultAccount string
 
 	// OnFile is called after a file is finalized (renamed to its final
-	// name), from the goroutine that wrote it; the uploader hooks here.
+	// name), from within the Writer's methods (Write, Flush, Tick, Close),
+	// never concurrently; the uploader hooks here.
 	OnFile func(FileInfo)
 	// Allocator for Arrow buffers (default memory.DefaultAllocator).
 	Allocator memory.Allocator
@@ -168,13 +170,16 @@ type Writer struct {
 	spillPath string
 	uuid      uuidGen
 	bw        *bufio.Writer
-	jobs      chan finishJob // to the fsync helpers (nil until needed)
+	jobs      chan fileJob   // to the encoders (nil with one core, and until needed)
+	finishing chan finishJob // to the finishers (nil until needed)
 	done      chan finishResult
 	inflight  int // files handed to the helpers, not yet delivered
-	nextScan  time.Time
-	stats     Stats
-	closed    bool
-	err       error // sticky: a failed file write poisons the writer
+	// encodeNanos is the time spent encoding files, for Stats.WriteTime.
+	encodeNanos atomic.Int64
+	nextScan    time.Time
+	stats       Stats
+	closed      bool
+	err         error // sticky: a failed file write poisons the writer
 	// sink wraps each file's writer; tests inject failures through it.
 	sink func(io.Writer) io.Writer
 }
@@ -510,7 +515,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	if serr := w.settle(); err == nil && serr != nil {
 		err = serr
 	}
-	w.stopFinishers()
+	w.stopHelpers()
 	w.closed = true
 	w.stats.Mismatched += w.cur.Mismatched()
 	w.cur.Release()
@@ -539,6 +544,7 @@ func (w *Writer) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.stats
+	s.WriteTime += time.Duration(w.encodeNanos.Load())
 	s.Buffered = w.rows
 	s.BufferBytes = w.mem.inUse.Load()
 	if !w.closed {
@@ -697,66 +703,28 @@ func inOrder(refs []rowRef) bool {
 	return true
 }
 
-// writeFile writes batch (sorted by time, time column last) to a new file
-// in p's directory: a hidden temporary name first, renamed once complete
-// (and synced).
+// writeFile hands batch (sorted by time, time column last) to a file worker
+// for a new file in p's directory.
 func (w *Writer) writeFile(p *partition, batch arrow.RecordBatch) error {
 	ncol := int(batch.NumCols()) - 1
 	times := batch.Column(ncol).(*array.Int64).Int64Values()
 	rows := batch.NumRows()
-	out := array.NewRecordBatch(w.layout.Schema(), batch.Columns()[:ncol], rows)
-	defer out.Release()
-
 	if err := w.mkdirs(p); err != nil {
 		return err
 	}
 	name := w.uuid.next(w.opts.Now()) + ".parquet"
 	final := filepath.Join(p.dir, name)
-	tmp := filepath.Join(p.dir, "."+name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if w.sink != nil {
-		w.bw.Reset(w.sink(f))
-	} else {
-		w.bw.Reset(f)
-	}
-	if _, err := w.format.Write(w.bw, out, rowGroupRows(out)); err != nil {
-		return err
-	}
-	if err := w.bw.Flush(); err != nil {
-		return err
-	}
-	w.bw.Reset(nil)
-	size, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return err
-	}
-	info := FileInfo{
-		Path: final, Key: p.keyDir + "/" + name,
-		Region: p.key.region, Account: p.key.account, EventDay: w.days[p.key.day],
-		Rows: rows, Bytes: size,
-		MinTime: times[0], MaxTime: times[len(times)-1],
-	}
-	done = true
-	if !w.opts.NoSync {
-		w.submit(finishJob{f: f, tmp: tmp, final: final, info: info})
-		return nil
-	}
-	r := finishJob{f: f, tmp: tmp, final: final, info: info}.finishNoSync()
-	if r.err != nil {
-		return r.err
-	}
-	w.finalized(r.info)
-	return nil
+	return w.submit(fileJob{
+		batch: array.NewRecordBatch(w.layout.Schema(), batch.Columns()[:ncol], rows),
+		tmp:   filepath.Join(p.dir, "."+name+".tmp"),
+		final: final,
+		info: FileInfo{
+			Path: final, Key: p.keyDir + "/" + name,
+			Region: p.key.region, Account: p.key.account, EventDay: w.days[p.key.day],
+			Rows:    rows,
+			MinTime: times[0], MaxTime: times[len(times)-1],
+		},
+	})
 }
 
 // batchBytes is the Arrow size estimate of the batch being written.

@@ -54,9 +54,12 @@ type node struct {
 }
 
 // Format is the compiled Parquet form of one Arrow schema. Its Write is not
-// safe for concurrent use (it reuses its buffers).
+// safe for concurrent use (it reuses its buffers): each goroutine writing
+// files takes a Clone.
 type Format struct {
 	arrow    *arrow.Schema
+	pq       *schema.Schema
+	opts     Options
 	fields   []*node
 	leaves   []*leaf
 	head     []byte // footer: FileMetaData fields 1-2 (version, schema)
@@ -82,7 +85,7 @@ type Options struct {
 
 // New compiles the Parquet form of sc (pq, as pqarrow.ToParquet made it).
 func New(sc *arrow.Schema, pq *schema.Schema, opts Options) (*Format, error) {
-	f := &Format{arrow: sc, pageSize: opts.PageSize}
+	f := &Format{arrow: sc, pq: pq, opts: opts, pageSize: opts.PageSize}
 	if f.pageSize <= 0 {
 		f.pageSize = 1 << 20
 	}
@@ -155,6 +158,10 @@ func New(sc *arrow.Schema, pq *schema.Schema, opts Options) (*Format, error) {
 	}
 	return f, nil
 }
+
+// Clone returns a Format for the same schema with buffers of its own, for
+// another goroutine.
+func (f *Format) Clone() (*Format, error) { return New(f.arrow, f.pq, f.opts) }
 
 // compile builds the node of an Arrow type and its Parquet node.
 func (f *Format) compile(dt arrow.DataType, pn schema.Node, rep int16) (*node, error) {
