@@ -73,7 +73,8 @@ type Format struct {
 
 // Options of a Format.
 type Options struct {
-	// Props converts the schema (pqarrow.ToParquet) and give created_by.
+	// Props gives created_by (default "ocsfmap"); FromArrow also converts
+	// the schema with it.
 	Props *parquet.WriterProperties
 	// Metadata is written as the file's key/value metadata (ARROW:schema).
 	Metadata [][2]string
@@ -108,9 +109,15 @@ func New(sc *arrow.Schema, pq *schema.Schema, opts Options) (*Format, error) {
 		l.path = c.ColumnPath()
 		l.maxDef, l.maxRep = c.MaxDefinitionLevel(), c.MaxRepetitionLevel()
 		l.physical = c.PhysicalType()
-		l.signed = c.SortOrder() == schema.SortSIGNED
-		if c.SortOrder() == schema.SortUNKNOWN {
-			return nil, fmt.Errorf("pqenc: column %s has no sort order", c.Path())
+		// Statistics compare numbers signed and strings as unsigned bytes
+		// (false < true either way): the orders of the types compile
+		// accepts.
+		want := schema.SortSIGNED
+		if l.physical == parquet.Types.ByteArray {
+			want = schema.SortUNSIGNED
+		}
+		if c.SortOrder() != want && l.physical != parquet.Types.Boolean {
+			return nil, fmt.Errorf("pqenc: column %s: sort order %v is not supported", c.Path(), c.SortOrder())
 		}
 	}
 

@@ -16,7 +16,6 @@ type leaf struct {
 	physical       parquet.Type
 	path           parquet.ColumnPath
 	maxDef, maxRep int16
-	signed         bool // sort order of min/max
 
 	// The page being built.
 	defs, reps []int16
