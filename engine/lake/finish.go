@@ -143,24 +143,25 @@ func (w *Writer) submit(j fileJob) error {
 	}
 	if w.jobs != nil {
 		w.inflight++
-		for {
-			select {
-			case w.jobs <- j:
-				return nil
-			case r := <-w.done:
-				w.delivered(r)
-			}
-		}
+		handOff(w, w.jobs, j)
+		return nil
 	}
 	fj, err := w.encode(w.format, w.bw, j)
 	if err != nil {
 		return err
 	}
 	w.inflight++
+	handOff(w, w.finishing, fj)
+	return nil
+}
+
+// handOff sends v to a helper, delivering finished files while the
+// helpers' queue is full.
+func handOff[T any](w *Writer, ch chan<- T, v T) {
 	for {
 		select {
-		case w.finishing <- fj:
-			return nil
+		case ch <- v:
+			return
 		case r := <-w.done:
 			w.delivered(r)
 		}
