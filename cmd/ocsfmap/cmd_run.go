@@ -43,8 +43,7 @@ type runFlags struct {
 	regionKey, accountKey         string
 	defaultRegion, defaultAccount string
 	dead, validation              string
-	rollSize                      int64
-	memory                        byteSize
+	rollSize, memory              byteSize
 	rollAge                       time.Duration
 	workers                       int
 	strict, quiet                 bool
@@ -64,7 +63,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.accountKey, "account-key", "accountId", "partition key name for the account (the vendor page writes accountid)")
 	fs.StringVar(&f.defaultRegion, "default-region", "", "region for records without one (empty: dead-letter them)")
 	fs.StringVar(&f.defaultAccount, "default-account", "", "account for records without one (empty: dead-letter them)")
-	fs.Int64Var(&f.rollSize, "roll-size", lake.DefaultRollBytes, "start a new file when a partition's data reaches this many bytes")
+	f.rollSize = lake.DefaultRollBytes
+	fs.Var(&f.rollSize, "roll-size", "start a new file when a partition's data reaches `SIZE` (bytes, or e.g. 64MiB)")
 	fs.DurationVar(&f.rollAge, "roll-age", lake.DefaultRollAge, "start a new file when a partition's oldest row is this old")
 	fs.StringVar(&f.dead, "dead-letter", "", "dead-letter file (default: dead-letters.ndjson beside the output)")
 	fs.StringVar(&f.validation, "validate", "plan", "plan | full (see ocsfmap map -h)")
@@ -72,7 +72,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when any record is dead-lettered")
 	fs.BoolVar(&f.quiet, "q", false, "no progress output")
 	f.memory = defaultMemory
-	fs.Var(&f.memory, "memory", "memory the run aims to stay within (e.g. 512MiB, 2GiB): bounds the rows buffered before they spill to disk, and is the Go runtime's soft limit unless GOMEMLIMIT is set")
+	fs.Var(&f.memory, "memory", "memory the run aims to stay within, a `SIZE` (e.g. 512MiB, 2GiB): bounds the rows buffered before they spill to disk, and is the Go runtime's soft limit unless GOMEMLIMIT is set")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the run to this file at the end (go tool pprof)")
 	files, err := parse(fs, args)
@@ -162,7 +162,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	w, err := lake.New(m.Plan.Root, lake.Options{
 		Dir: f.out, Source: f.source, Prefix: f.prefix,
 		RegionKey: f.regionKey, AccountKey: f.accountKey,
-		RollBytes: f.rollSize, RollAge: f.rollAge,
+		RollBytes: int64(f.rollSize), RollAge: f.rollAge,
 		TimeSlot: m.Plan.TimeSlot(), RegionSlot: region, AccountSlot: account,
 		DefaultRegion: f.defaultRegion, DefaultAccount: f.defaultAccount,
 		MaxBuffered: bufferBudget(int64(f.memory)),
