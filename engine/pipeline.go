@@ -123,8 +123,10 @@ func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts
 	raw := make(chan *batch, workers*2)
 	done := make(chan *batch, workers*2)
 	free := make(chan *batch, workers*4+2)
+	// The raw bytes of delivered records come back to the reader too.
+	rawFree := make(chan []byte, batchSize*(workers*4+2))
 	readErr := make(chan error, 1)
-	go func() { readErr <- readInputs(ctx, inputs, raw, free) }()
+	go func() { readErr <- readInputs(ctx, inputs, raw, free, rawFree) }()
 	var wg sync.WaitGroup
 	wantJSON := opts.Sink != nil && opts.Sink.WantsJSON()
 	for range workers {
@@ -157,6 +159,12 @@ func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts
 			}
 			if opts.Progress != nil {
 				opts.Progress(counts)
+			}
+			for i := range b.items {
+				select {
+				case rawFree <- b.items[i].raw:
+				default:
+				}
 			}
 			select {
 			case free <- b:
@@ -216,14 +224,14 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 // a read blocked on an endless stream must not keep a batch of records that
 // already arrived from the sink (idle flush), nor a cancelled run from
 // finishing (the blocked read is abandoned; the process is ending).
-func readInputs(ctx context.Context, inputs []Input, out chan<- *batch, free <-chan *batch) error {
+func readInputs(ctx context.Context, inputs []Input, out chan<- *batch, free <-chan *batch, rawFree <-chan []byte) error {
 	defer close(out)
 	items := make(chan item, 4*batchSize)
 	errc := make(chan error, 1)
 	var read atomic.Int64
 	go func() {
 		defer close(items)
-		errc <- scanInputs(ctx, inputs, items, &read)
+		errc <- scanInputs(ctx, inputs, items, &read, rawFree)
 	}()
 	// A delivered batch comes back through free to be filled again.
 	next := func() *batch {
@@ -299,8 +307,9 @@ func readInputs(ctx context.Context, inputs []Input, out chan<- *batch, free <-c
 // idleFlush is how long a partial batch waits for more records on a slow stream.
 const idleFlush = 100 * time.Millisecond
 
-// scanInputs reads every input in turn and sends its records.
-func scanInputs(ctx context.Context, inputs []Input, items chan<- item, read *atomic.Int64) error {
+// scanInputs reads every input in turn and sends its records, copied into
+// buffers of delivered records where there are some.
+func scanInputs(ctx context.Context, inputs []Input, items chan<- item, read *atomic.Int64, rawFree <-chan []byte) error {
 	for _, in := range inputs {
 		rc, err := in.Open()
 		if err != nil {
@@ -320,8 +329,13 @@ func scanInputs(ctx context.Context, inputs []Input, items chan<- item, read *at
 				rc.Close()
 				return err
 			}
+			var buf []byte
 			select {
-			case items <- item{input: in.Name, line: rec.Line, raw: append([]byte(nil), rec.Raw...)}:
+			case buf = <-rawFree:
+			default:
+			}
+			select {
+			case items <- item{input: in.Name, line: rec.Line, raw: append(buf[:0], rec.Raw...)}:
 			case <-ctx.Done():
 			}
 		}
