@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
@@ -78,10 +79,14 @@ func newSTS(t testing.TB, mod ...func(*s3test.STSConfig)) *s3test.STS {
 	return s
 }
 
+// buckets numbers the buckets of this process, so go test -count=N makes a
+// new one for each run of a test.
+var buckets atomic.Int64
+
 // newBucket creates a bucket unique to the test.
 func newBucket(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("lake-%d-%s", os.Getpid()%10000, sanitize(t.Name()))
+	name := fmt.Sprintf("lake-%d-%d-%s", os.Getpid()%10000, buckets.Add(1), sanitize(t.Name()))
 	if len(name) > 63 {
 		name = name[:63]
 	}
