@@ -14,8 +14,8 @@ import (
 type rowRef struct{ src, row int32 }
 
 // gatherBatch returns the rows refs of srcs, batches of one schema, as one
-// batch. It is the writer's only row copy: sorting a chunk into a run, and
-// merging runs' segments into a partition's sorted file, each gather every
+// batch: how the writer reorders rows. Sorting a chunk into a run, and
+// merging runs' segments into partitions' sorted files, each gather every
 // column once. Arrow's compute.Take does the same from one source, but
 // merging runs with it meant concatenating them first (a second copy), and
 // its per-value appends cost twice this for the string columns that make
