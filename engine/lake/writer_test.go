@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -106,7 +107,18 @@ func readFile(t *testing.T, path string, mem memory.Allocator) (arrow.Table, *fi
 	return tbl, pf
 }
 
+// TestWriteReadBack runs on one core, where files are encoded on the
+// Writer's goroutine, and on two, where helpers encode them.
 func TestWriteReadBack(t *testing.T) {
+	for _, procs := range []int{1, 2} {
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			testWriteReadBack(t)
+		})
+	}
+}
+
+func testWriteReadBack(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	root, s := columnartest.FindingTree()
