@@ -7,23 +7,14 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 
+	"github.com/ocsfmap/ocsfmap/engine/internal/memo"
 	"github.com/ocsfmap/ocsfmap/schemas"
 )
 
-// catalogs caches one parsed catalog per embedded version. The sync.Once per
-// entry lets concurrent first callers share a single parse.
-var (
-	catalogsMu sync.Mutex
-	catalogs   = map[string]*catalogEntry{}
-)
-
-type catalogEntry struct {
-	once sync.Once
-	cat  *Catalog
-	err  error
-}
+// catalogs caches one parsed catalog per embedded version; concurrent first
+// callers share a single parse.
+var catalogs memo.Map[*Catalog]
 
 // Versions lists the embedded OCSF versions, sorted.
 func Versions() []string {
@@ -44,15 +35,7 @@ func Versions() []string {
 // Load returns the embedded catalog of an OCSF version such as "1.1.0". The
 // catalog is parsed once and shared: callers must not modify it.
 func Load(version string) (*Catalog, error) {
-	catalogsMu.Lock()
-	e, ok := catalogs[version]
-	if !ok {
-		e = &catalogEntry{}
-		catalogs[version] = e
-	}
-	catalogsMu.Unlock()
-	e.once.Do(func() { e.cat, e.err = parseEmbedded(version) })
-	return e.cat, e.err
+	return catalogs.Get(version, func() (*Catalog, error) { return parseEmbedded(version) })
 }
 
 func parseEmbedded(version string) (*Catalog, error) {

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
+	"github.com/ocsfmap/ocsfmap/engine/internal/memo"
 	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -43,16 +43,8 @@ type Violation struct {
 
 func (v Violation) String() string { return v.Pointer + ": " + v.Message + " [" + v.Keyword + "]" }
 
-var (
-	cacheMu sync.Mutex
-	cache   = map[string]*cacheEntry{}
-)
-
-type cacheEntry struct {
-	once sync.Once
-	v    *Validator
-	err  error
-}
+// validators caches one compiled validator per (version, class, profile set).
+var validators memo.Map[*Validator]
 
 // For returns the validator of a class in an OCSF version under a profile
 // selection (nil: every profile, like ocsf-server's default; otherwise
@@ -64,15 +56,7 @@ func For(version, class string, profiles []string) (*Validator, error) {
 		profiles = ocsf.NormalizeProfiles(profiles)
 		key = version + "\x00" + class + "\x00" + strings.Join(profiles, ",")
 	}
-	cacheMu.Lock()
-	e, ok := cache[key]
-	if !ok {
-		e = &cacheEntry{}
-		cache[key] = e
-	}
-	cacheMu.Unlock()
-	e.once.Do(func() { e.v, e.err = compile(version, class, profiles) })
-	return e.v, e.err
+	return validators.Get(key, func() (*Validator, error) { return compile(version, class, profiles) })
 }
 
 // noNetwork refuses every schema that is not already in the compiler: the
