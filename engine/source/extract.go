@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/jsontext"
 )
 
 // NumberMode selects how Extract represents JSON numbers.
@@ -361,7 +363,7 @@ func (e *Extractor) str(i int) (end int, esc, high bool, err error) {
 		// Eight bytes at a time: most of a record's bytes are plain string
 		// text, and the first byte that needs a look is found without a loop.
 		for i+8 <= len(d) {
-			m := special(binary.LittleEndian.Uint64(d[i:]))
+			m := jsontext.Special(binary.LittleEndian.Uint64(d[i:]))
 			if m == 0 {
 				i += 8
 				continue
@@ -403,20 +405,6 @@ func (e *Extractor) str(i int) (end int, esc, high bool, err error) {
 			i++
 		}
 	}
-}
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special returns a word with the high bit set in the bytes of x that are
-// '"', '\\', < 0x20 or ≥ 0x80. Bytes above a flagged one may be flagged
-// falsely (borrows propagate upwards), the lowest flagged byte never is.
-func special(x uint64) uint64 {
-	q := x ^ (lsb * '"')
-	b := x ^ (lsb * '\\')
-	return ((q-lsb) & ^q | (b-lsb) & ^b | (x - lsb*0x20) | x) & msb
 }
 
 func hexVal(c byte) int {

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/jsontext"
 )
 
 func TestExtract(t *testing.T) {
@@ -219,7 +221,7 @@ func TestLocate(t *testing.T) {
 	}
 }
 
-// The lowest flagged byte of special must be the first byte that needs a
+// The lowest flagged byte of jsontext.Special must be the first byte that needs a
 // look, whatever the bytes around it: str jumps straight to it.
 func TestSpecialLowestExact(t *testing.T) {
 	pick := []byte{'a', 'Z', ' ', '"', '\\', 0, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0x01, 0x22 ^ 0x80}
@@ -236,7 +238,7 @@ func TestSpecialLowestExact(t *testing.T) {
 				break
 			}
 		}
-		m := special(binary.LittleEndian.Uint64(w[:]))
+		m := jsontext.Special(binary.LittleEndian.Uint64(w[:]))
 		got := 8
 		if m != 0 {
 			got = bits.TrailingZeros64(m) / 8
@@ -248,7 +250,7 @@ func TestSpecialLowestExact(t *testing.T) {
 }
 
 func TestSpecial(t *testing.T) {
-	// special must flag a word exactly when one of its bytes needs the slow path.
+	// jsontext.Special must flag a word exactly when one of its bytes needs the slow path.
 	for pos := 0; pos < 8; pos++ {
 		for c := 0; c < 256; c++ {
 			var w [8]byte
@@ -261,8 +263,8 @@ func TestSpecial(t *testing.T) {
 				x = x<<8 | uint64(w[i])
 			}
 			want := c == '"' || c == '\\' || c < 0x20 || c >= 0x80
-			if got := special(x) != 0; got != want {
-				t.Fatalf("byte %#x at %d: special = %v, want %v", c, pos, got, want)
+			if got := jsontext.Special(x) != 0; got != want {
+				t.Fatalf("byte %#x at %d: Special = %v, want %v", c, pos, got, want)
 			}
 		}
 	}

@@ -118,11 +118,13 @@ const (
 	msb = 0x8080808080808080
 )
 
-// needsLook flags (in the high bit of a byte) the bytes of x that
-// AppendString cannot copy as they are: '"', '\\', control characters and
-// non-ASCII. Borrows may flag a byte above a flagged one too; the caller only
-// skips words with no flag at all.
-func needsLook(x uint64) uint64 {
+// Special flags (in the high bit of a byte) the bytes of the little-endian
+// word x that a JSON string cannot hold as they are, or that need a closer
+// look: '"', '\\', control characters (< 0x20) and non-ASCII (≥ 0x80). A
+// word with no flag is eight plain bytes; that is how AppendString and the
+// source extractor skip through strings. Borrows may flag a byte above a
+// flagged one too; the lowest flagged byte is always a real one.
+func Special(x uint64) uint64 {
 	q := x ^ (lsb * '"')
 	b := x ^ (lsb * '\\')
 	return ((q-lsb)&^q | (b-lsb)&^b | (x - lsb*0x20) | x) & msb
@@ -142,7 +144,7 @@ func AppendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Eight plain bytes at a time: most text needs no escaping.
-		if i+8 <= len(s) && needsLook(load64(s, i)) == 0 {
+		if i+8 <= len(s) && Special(load64(s, i)) == 0 {
 			i += 8
 			continue
 		}
