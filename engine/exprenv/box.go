@@ -6,15 +6,10 @@ import "github.com/ocsfmap/ocsfmap/engine/internal/box"
 // concatenation, an epoch time) as interfaces without one heap allocation per
 // value (see engine/internal/box).
 type boxes struct {
-	strs box.Slab[string]
+	strs box.Strings
 	ints box.Slab[int64]
 }
 
-func (b *boxes) str(s string) any {
-	if s == "" {
-		return "" // the compiler's interface for "" does not allocate
-	}
-	return b.strs.Box(s)
-}
+func (b *boxes) str(s string) any { return b.strs.Box(s) }
 
 func (b *boxes) int64(i int64) any { return b.ints.Box(i) }

@@ -42,3 +42,15 @@ func (s *Slab[T]) Box(v T) (out any) {
 	ef.typ, ef.data = s.typ, unsafe.Pointer(&s.buf[len(s.buf)-1])
 	return out
 }
+
+// Strings boxes strings. "" takes no slot: the compiler's interface for ""
+// does not allocate either.
+type Strings struct{ Slab[string] }
+
+// Box returns v as an interface.
+func (s *Strings) Box(v string) any {
+	if v == "" {
+		return ""
+	}
+	return s.Slab.Box(v)
+}

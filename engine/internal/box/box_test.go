@@ -50,3 +50,13 @@ func BenchmarkBox(b *testing.B) {
 	}
 	_ = sink
 }
+
+func TestStringsEmptyTakesNoSlot(t *testing.T) {
+	var s Strings
+	if v := s.Box(""); v != "" || len(s.buf) != 0 {
+		t.Errorf("Box(\"\") = %q using %d slots", v, len(s.buf))
+	}
+	if v := s.Box("x"); v != "x" || len(s.buf) != 1 {
+		t.Errorf("Box(\"x\") = %q using %d slots", v, len(s.buf))
+	}
+}
