@@ -69,6 +69,7 @@ type Format struct {
 	// Scratch reused from page to page and file to file.
 	footer                thriftWriter
 	pageBuf, zbuf, hdrBuf []byte
+	statBuf               [8]byte // a numeric min or max
 }
 
 // Options of a Format.

@@ -66,10 +66,6 @@ func (w *thriftWriter) boolean(id int16, v bool) {
 // list writes a list field's header; its n elements of type elem follow.
 func (w *thriftWriter) list(id int16, elem byte, n int) {
 	w.field(id, tList)
-	w.listHeader(elem, n)
-}
-
-func (w *thriftWriter) listHeader(elem byte, n int) {
 	if n < 15 {
 		w.b = append(w.b, byte(n)<<4|elem)
 		return
@@ -92,11 +88,4 @@ func (w *thriftWriter) end() {
 	w.b = append(w.b, 0)
 	w.last = w.outer[len(w.outer)-1]
 	w.outer = w.outer[:len(w.outer)-1]
-}
-
-// raw appends bytes written elsewhere (a whole field's value) after its
-// field header.
-func (w *thriftWriter) raw(id int16, typ byte, v []byte) {
-	w.field(id, typ)
-	w.b = append(w.b, v...)
 }

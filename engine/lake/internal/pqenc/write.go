@@ -141,10 +141,10 @@ func (f *Format) writeChunkMeta(w *thriftWriter, l *leaf, m chunkMeta) {
 	if l.hasMinMax {
 		// Like parquet-mr and pqarrow: an extreme too long is left out,
 		// not truncated (a reader could take a truncated one as exact).
-		if max := f.statBytes(l, false); len(max) <= maxStatBytes {
+		if max := statValue(&f.statBuf, l, l.max, l.maxI, l.maxF); len(max) <= maxStatBytes {
 			w.binary(5, max)
 		}
-		if min := f.statBytes(l, true); len(min) <= maxStatBytes {
+		if min := statValue(&f.statBuf, l, l.min, l.minI, l.minF); len(min) <= maxStatBytes {
 			w.binary(6, min)
 		}
 	}
@@ -153,42 +153,21 @@ func (f *Format) writeChunkMeta(w *thriftWriter, l *leaf, m chunkMeta) {
 	w.end()
 }
 
-// statBytes is the PLAIN encoding of the leaf's min or max.
-func (f *Format) statBytes(l *leaf, isMin bool) []byte {
-	var b [8]byte
+// statValue is the PLAIN encoding of one extreme of l: the string s as it
+// is, or the number n or x (as l's type has it) written into buf.
+func statValue(buf *[8]byte, l *leaf, s []byte, n int64, x float64) []byte {
+	dst := buf[:0]
 	switch l.physical {
 	case parquet.Types.ByteArray:
-		if isMin {
-			return l.min
-		}
-		return l.max
+		return s
 	case parquet.Types.Int32:
-		v := l.maxI
-		if isMin {
-			v = l.minI
-		}
-		binary.LittleEndian.PutUint32(b[:], uint32(int32(v)))
-		return append([]byte(nil), b[:4]...)
+		return binary.LittleEndian.AppendUint32(dst, uint32(int32(n)))
 	case parquet.Types.Boolean:
-		v := l.maxI
-		if isMin {
-			v = l.minI
-		}
-		return []byte{byte(v)}
+		return append(dst, byte(n))
 	case parquet.Types.Double:
-		v := l.maxF
-		if isMin {
-			v = l.minF
-		}
-		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
-		return append([]byte(nil), b[:]...)
+		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(x))
 	default: // INT64, timestamps
-		v := l.maxI
-		if isMin {
-			v = l.minI
-		}
-		binary.LittleEndian.PutUint64(b[:], uint64(v))
-		return append([]byte(nil), b[:]...)
+		return binary.LittleEndian.AppendUint64(dst, uint64(n))
 	}
 }
 
