@@ -52,6 +52,19 @@ func testOptions(dir string, s columnartest.Slots) Options {
 
 // writeN writes n generated records and returns the rows per partition key
 // (as the relative directory).
+// checkedSetup gives a test the finding tree, its slots, an output folder
+// and options allocating from mem, a checked allocator that must hold
+// nothing once the test is over.
+func checkedSetup(t *testing.T) (*plan.Node, columnartest.Slots, string, Options, *memory.CheckedAllocator) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	root, s := columnartest.FindingTree()
+	dir := t.TempDir()
+	opts := testOptions(dir, s)
+	opts.Allocator = mem
+	return root, s, dir, opts, mem
+}
+
 func writeN(t testing.TB, w *Writer, g *columnartest.Gen, n int) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
@@ -119,12 +132,7 @@ func TestWriteReadBack(t *testing.T) {
 }
 
 func testWriteReadBack(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	root, s := columnartest.FindingTree()
-	dir := t.TempDir()
-	opts := testOptions(dir, s)
-	opts.Allocator = mem
+	root, s, dir, opts, mem := checkedSetup(t)
 	var infos []FileInfo
 	opts.OnFile = func(fi FileInfo) { infos = append(infos, fi) }
 	w, err := New(root, opts)
@@ -205,12 +213,7 @@ func testWriteReadBack(t *testing.T) {
 // TestSortedAndRowsIntact checks the sort moves whole rows: every row's
 // finding.uid still belongs to its time.
 func TestSortedAndRowsIntact(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	root, s := columnartest.FindingTree()
-	dir := t.TempDir()
-	opts := testOptions(dir, s)
-	opts.Allocator = mem
+	root, s, dir, opts, mem := checkedSetup(t)
 	w, err := New(root, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -323,12 +326,7 @@ func TestRollByAge(t *testing.T) {
 // memory held stays bounded, and still every partition gets exactly one
 // file, whole and sorted, with no spill file left behind.
 func TestMaxBuffered(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	root, s := columnartest.FindingTree()
-	dir := t.TempDir()
-	opts := testOptions(dir, s)
-	opts.Allocator = mem
+	root, s, dir, opts, mem := checkedSetup(t)
 	opts.MaxBuffered = 1 << 20
 	var infos []FileInfo
 	opts.OnFile = func(fi FileInfo) { infos = append(infos, fi) }
@@ -405,12 +403,7 @@ func TestMaxBuffered(t *testing.T) {
 // spilled runs and the rows in memory, and the other partitions' rows of
 // the chunk survive (spilled) until Close.
 func TestRollWithSpill(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	root, s := columnartest.FindingTree()
-	dir := t.TempDir()
-	opts := testOptions(dir, s)
-	opts.Allocator = mem
+	root, s, dir, opts, mem := checkedSetup(t)
 	opts.MaxBuffered = 512 << 10
 	opts.RollBytes = 300 << 10
 	w, err := New(root, opts)
@@ -723,12 +716,7 @@ func TestUUIDv7(t *testing.T) {
 // time, and rows of the same millisecond keep their arrival order across
 // runs.
 func TestMergeManyRunsStable(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	root, s := columnartest.FindingTree()
-	dir := t.TempDir()
-	opts := testOptions(dir, s)
-	opts.Allocator = mem
+	root, s, dir, opts, mem := checkedSetup(t)
 	opts.MaxBuffered = 256 << 10
 	w, err := New(root, opts)
 	if err != nil {
