@@ -32,10 +32,11 @@ func (l *Layout) Schema() *arrow.Schema { return l.schema }
 // Root is the plan tree the layout was made from.
 func (l *Layout) Root() *plan.Node { return l.root }
 
-// Builder appends mapped records to typed Arrow column builders. Every column
-// builder is type-asserted once, when the Builder is made, into a tree of
+// Builder appends mapped records to typed columns in Arrow's layout. Every
+// column is type-asserted once, when the Builder is made, into a tree of
 // appender funcs that read plan.Record slots directly: appending a record
 // does no lookups by name, no reflection and builds no generic document.
+// The columns keep their capacity from one batch to the next.
 //
 // A missing value is a null. An object (struct) is null when every leaf
 // below it is null, and a list set by index is null when no item has a
@@ -45,8 +46,9 @@ func (l *Layout) Root() *plan.Node { return l.root }
 // A Builder is not safe for concurrent use.
 type Builder struct {
 	layout *Layout
-	rb     *array.RecordBuilder
-	cols   []func(*plan.Record)
+	mem    memory.Allocator
+	cols   []column
+	apps   []func(*plan.Record)
 	rows   int
 	bytes  int64
 	// mismatched counts values whose kind does not fit their column (written
@@ -67,10 +69,12 @@ func (l *Layout) NewBuilder(mem memory.Allocator) *Builder {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	b := &Builder{layout: l, rb: array.NewRecordBuilder(mem, l.schema)}
-	b.cols = make([]func(*plan.Record), len(l.root.Children))
+	b := &Builder{layout: l, mem: mem}
+	b.cols = make([]column, len(l.root.Children))
+	b.apps = make([]func(*plan.Record), len(l.root.Children))
 	for i, c := range l.root.Children {
-		b.cols[i] = b.compile(c, b.rb.Field(i))
+		b.cols[i] = newColumn(l.schema.Field(i).Type)
+		b.apps[i] = b.compile(c, b.cols[i])
 	}
 	return b
 }
@@ -80,8 +84,8 @@ func (b *Builder) Schema() *arrow.Schema { return b.layout.schema }
 
 // Append adds one mapped record as a row. rec is not retained.
 func (b *Builder) Append(rec *plan.Record) {
-	for _, col := range b.cols {
-		col(rec)
+	for _, app := range b.apps {
+		app(rec)
 	}
 	b.rows++
 }
@@ -98,59 +102,94 @@ func (b *Builder) Bytes() int64 { return b.bytes }
 // their column, since the last batch.
 func (b *Builder) Mismatched() int64 { return b.mismatched }
 
-// Reserve makes room for n more rows in every top-level column.
-func (b *Builder) Reserve(n int) { b.rb.Reserve(n) }
-
-// NewRecordBatch returns the rows appended so far as a batch and resets the
-// Builder for the next one, keeping its column builders. The caller must
-// Release the batch.
-func (b *Builder) NewRecordBatch() arrow.RecordBatch {
-	rec := b.rb.NewRecordBatch()
-	b.rows = 0
-	b.bytes = 0
-	b.mismatched = 0
+// View returns the rows appended so far as a batch over the Builder's own
+// buffers, without copying them. It is valid until the next Append or
+// Reset; Release it before then. Reset starts the next batch.
+func (b *Builder) View() arrow.RecordBatch {
+	arrs := make([]arrow.Array, len(b.cols))
+	for i, c := range b.cols {
+		d := c.data()
+		arrs[i] = array.MakeFromData(d)
+		d.Release()
+	}
+	rec := array.NewRecordBatch(b.layout.schema, arrs, int64(b.rows))
+	for _, a := range arrs {
+		a.Release()
+	}
 	return rec
 }
 
-// Release frees the column builders (and any rows not yet taken as a batch).
-func (b *Builder) Release() { b.rb.Release() }
+// Reset drops the rows appended so far and keeps the columns' capacity for
+// the next batch.
+func (b *Builder) Reset() {
+	for _, c := range b.cols {
+		c.reset()
+	}
+	b.rows = 0
+	b.bytes = 0
+	b.mismatched = 0
+}
 
-// compile returns the appender of node n writing into builder ab.
-func (b *Builder) compile(n *plan.Node, ab array.Builder) func(*plan.Record) {
+// NewRecordBatch returns the rows appended so far as a batch of its own
+// (copied into memory from the Builder's allocator) and resets the Builder
+// for the next one. The caller must Release the batch.
+func (b *Builder) NewRecordBatch() arrow.RecordBatch {
+	arrs := make([]arrow.Array, len(b.cols))
+	for i, c := range b.cols {
+		view := c.data()
+		d := copyData(b.mem, view)
+		view.Release()
+		arrs[i] = array.MakeFromData(d)
+		d.Release()
+	}
+	rec := array.NewRecordBatch(b.layout.schema, arrs, int64(b.rows))
+	for _, a := range arrs {
+		a.Release()
+	}
+	b.Reset()
+	return rec
+}
+
+// Release drops the columns' buffers; the Builder is not used after.
+func (b *Builder) Release() {
+	b.cols, b.apps = nil, nil
+}
+
+// compile returns the appender of node n writing into column col.
+func (b *Builder) compile(n *plan.Node, col column) func(*plan.Record) {
 	switch {
 	case n.Kind == plan.KindJSON:
-		return b.compileJSON(n, ab.(*array.StringBuilder))
+		return b.compileJSON(n, col.(*stringColumn))
 	case n.Kind == plan.KindObject:
-		return b.compileObject(n, ab.(*array.StructBuilder))
+		return b.compileObject(n, col.(*structColumn))
 	case n.Kind == plan.KindList && len(n.Items) > 0:
-		return b.compileItems(n, ab.(*array.ListBuilder))
+		return b.compileItems(n, col.(*listColumn))
 	case n.Kind == plan.KindList && n.Leaf():
-		return b.compileWholeList(n, ab.(*array.ListBuilder))
+		return b.compileWholeList(n, col.(*listColumn))
 	case n.Kind == plan.KindList:
 		// A list with neither items nor a slot holds nothing the mapping sets.
-		lb := ab.(*array.ListBuilder)
-		return func(*plan.Record) { lb.AppendNull() }
+		return func(*plan.Record) { col.appendNull() }
 	case n.Leaf():
-		app := b.scalar(n.Kind, ab)
+		app := b.scalar(n.Kind, col)
 		slot := n.Slot
 		return func(r *plan.Record) { app(&r.Values[slot]) }
 	}
 	// A scalar node without a slot: always null, but present in the schema.
-	return func(*plan.Record) { ab.AppendNull() }
+	return func(*plan.Record) { col.appendNull() }
 }
 
-func (b *Builder) compileObject(n *plan.Node, sb *array.StructBuilder) func(*plan.Record) {
+func (b *Builder) compileObject(n *plan.Node, sc *structColumn) func(*plan.Record) {
 	kids := make([]func(*plan.Record), len(n.Children))
 	for i, c := range n.Children {
-		kids[i] = b.compile(c, sb.FieldBuilder(i))
+		kids[i] = b.compile(c, sc.fields[i])
 	}
 	slots := leafSlots(n, nil)
 	return func(r *plan.Record) {
 		if !anySet(r, slots) {
-			sb.AppendNull() // appends a null to every child too
+			sc.appendNull() // appends a null to every field too
 			return
 		}
-		sb.Append(true)
+		sc.appendValid(true)
 		for _, k := range kids {
 			k(r)
 		}
@@ -159,15 +198,14 @@ func (b *Builder) compileObject(n *plan.Node, sb *array.StructBuilder) func(*pla
 
 // compileItems handles a list set by index: one appender per item, all
 // writing into the list's one value builder.
-func (b *Builder) compileItems(n *plan.Node, lb *array.ListBuilder) func(*plan.Record) {
-	vb := lb.ValueBuilder()
+func (b *Builder) compileItems(n *plan.Node, lc *listColumn) func(*plan.Record) {
 	type item struct {
 		app   func(*plan.Record)
 		slots []int
 	}
 	items := make([]item, len(n.Items))
 	for i, it := range n.Items {
-		items[i] = item{app: b.compile(it, vb), slots: leafSlots(it, nil)}
+		items[i] = item{app: b.compile(it, lc.elem), slots: leafSlots(it, nil)}
 	}
 	return func(r *plan.Record) {
 		last := -1
@@ -177,43 +215,43 @@ func (b *Builder) compileItems(n *plan.Node, lb *array.ListBuilder) func(*plan.R
 				break
 			}
 		}
+		b.bytes += 4
 		if last < 0 {
-			lb.AppendNull()
-			b.bytes += 4
+			lc.appendNull()
 			return
 		}
-		lb.Append(true)
-		b.bytes += 4
+		lc.begin()
 		for i := 0; i <= last; i++ {
 			items[i].app(r) // a missing item appends a null element
 		}
+		lc.end()
 	}
 }
 
 // compileWholeList handles a list set as a whole by one rule: its slot holds
 // a plan.List of scalars.
-func (b *Builder) compileWholeList(n *plan.Node, lb *array.ListBuilder) func(*plan.Record) {
+func (b *Builder) compileWholeList(n *plan.Node, lc *listColumn) func(*plan.Record) {
 	slot := n.Slot
-	vb := lb.ValueBuilder()
 	var elem func(*plan.Value)
 	if n.Elem != nil && n.Elem.Kind != plan.KindObject && n.Elem.Kind != plan.KindList {
-		elem = b.scalar(n.Elem.Kind, vb)
+		elem = b.scalar(n.Elem.Kind, lc.elem)
 	} else if n.Elem == nil {
-		elem = b.scalar(plan.KindString, vb)
+		elem = b.scalar(plan.KindString, lc.elem)
 	}
 	return func(r *plan.Record) {
 		v := &r.Values[slot]
 		b.bytes += 4
 		switch {
 		case v.Kind == plan.Null:
-			lb.AppendNull()
+			lc.appendNull()
 		case v.Kind == plan.List && elem != nil:
-			lb.Append(true)
+			lc.begin()
 			for i := range v.List {
 				elem(&v.List[i])
 			}
+			lc.end()
 		default:
-			lb.AppendNull()
+			lc.appendNull()
 			b.mismatched++
 		}
 	}
@@ -221,7 +259,7 @@ func (b *Builder) compileWholeList(n *plan.Node, lb *array.ListBuilder) func(*pl
 
 // compileJSON writes a json_t node as one JSON string. A node with Children
 // (unmapped.theme, unmapped.age) is one object of its children's values.
-func (b *Builder) compileJSON(n *plan.Node, sb *array.StringBuilder) func(*plan.Record) {
+func (b *Builder) compileJSON(n *plan.Node, sc *stringColumn) func(*plan.Record) {
 	enc := b.jsonEncoder(n)
 	return func(r *plan.Record) {
 		buf, ok, err := enc(b.scratch[:0], r)
@@ -231,11 +269,11 @@ func (b *Builder) compileJSON(n *plan.Node, sb *array.StringBuilder) func(*plan.
 			ok = false
 		}
 		if !ok {
-			sb.AppendNull()
+			sc.appendNull()
 			b.bytes += 4
 			return
 		}
-		sb.BinaryBuilder.Append(buf) // copies buf into the column
+		sc.appendBytes(buf) // copies buf into the column
 		b.bytes += int64(len(buf)) + 4
 	}
 }
@@ -362,115 +400,115 @@ func (b *Builder) jsonEncoder(n *plan.Node) jsonEnc {
 // kind. Values of a neighbouring kind are converted where that loses nothing
 // (an integral Float into a long column, a number into a string column);
 // anything else is a null and counted in Mismatched.
-func (b *Builder) scalar(kind plan.Kind, ab array.Builder) func(*plan.Value) {
+func (b *Builder) scalar(kind plan.Kind, col column) func(*plan.Value) {
 	switch kind {
 	case plan.KindString:
-		sb := ab.(*array.StringBuilder)
+		sb := col.(*stringColumn)
 		return func(v *plan.Value) {
 			switch v.Kind {
 			case plan.String:
-				sb.Append(v.Str)
+				sb.append(v.Str)
 				b.bytes += int64(len(v.Str)) + 4
 				return
 			case plan.Null:
 			case plan.Int:
 				b.scratch = strconv.AppendInt(b.scratch[:0], v.Int, 10)
-				sb.BinaryBuilder.Append(b.scratch)
+				sb.appendBytes(b.scratch)
 				b.bytes += int64(len(b.scratch)) + 4
 				return
 			case plan.Float:
 				b.scratch = jsontext.AppendFloat(b.scratch[:0], v.Float)
-				sb.BinaryBuilder.Append(b.scratch)
+				sb.appendBytes(b.scratch)
 				b.bytes += int64(len(b.scratch)) + 4
 				return
 			case plan.Bool:
-				sb.Append(strconv.FormatBool(v.Int != 0))
+				sb.append(strconv.FormatBool(v.Int != 0))
 				b.bytes += 9
 				return
 			default:
 				b.mismatched++
 			}
-			sb.AppendNull()
+			sb.appendNull()
 			b.bytes += 4
 		}
 	case plan.KindJSON:
-		sb := ab.(*array.StringBuilder)
+		sb := col.(*stringColumn)
 		return func(v *plan.Value) {
 			if v.Kind != plan.Null {
 				buf, err := appendValueJSON(b.scratch[:0], plan.KindJSON, v)
 				b.scratch = buf
 				if err == nil {
-					sb.BinaryBuilder.Append(buf)
+					sb.appendBytes(buf)
 					b.bytes += int64(len(buf)) + 4
 					return
 				}
 				b.mismatched++
 			}
-			sb.AppendNull()
+			sb.appendNull()
 			b.bytes += 4
 		}
 	case plan.KindInt:
-		ib := ab.(*array.Int32Builder)
+		ib := col.(*fixedColumn[int32])
 		return func(v *plan.Value) {
 			b.bytes += 4
 			if i, ok := b.integer(v); ok && i >= math.MinInt32 && i <= math.MaxInt32 {
-				ib.Append(int32(i))
+				ib.append(int32(i))
 				return
 			} else if ok {
 				b.mismatched++
 			}
-			ib.AppendNull()
+			ib.appendNull()
 		}
 	case plan.KindLong:
-		ib := ab.(*array.Int64Builder)
+		ib := col.(*fixedColumn[int64])
 		return func(v *plan.Value) {
 			b.bytes += 8
 			if i, ok := b.integer(v); ok {
-				ib.Append(i)
+				ib.append(i)
 				return
 			}
-			ib.AppendNull()
+			ib.appendNull()
 		}
 	case plan.KindDatetime:
-		tb := ab.(*array.TimestampBuilder)
+		tb := col.(*fixedColumn[int64])
 		return func(v *plan.Value) {
 			b.bytes += 8
 			if i, ok := b.integer(v); ok {
-				tb.Append(arrow.Timestamp(i))
+				tb.append(i)
 				return
 			}
-			tb.AppendNull()
+			tb.appendNull()
 		}
 	case plan.KindFloat:
-		fb := ab.(*array.Float64Builder)
+		fb := col.(*fixedColumn[float64])
 		return func(v *plan.Value) {
 			b.bytes += 8
 			switch v.Kind {
 			case plan.Float:
-				fb.Append(v.Float)
+				fb.append(v.Float)
 				return
 			case plan.Int:
-				fb.Append(float64(v.Int))
+				fb.append(float64(v.Int))
 				return
 			case plan.Null:
 			default:
 				b.mismatched++
 			}
-			fb.AppendNull()
+			fb.appendNull()
 		}
 	case plan.KindBool:
-		bb := ab.(*array.BooleanBuilder)
+		bb := col.(*boolColumn)
 		return func(v *plan.Value) {
 			b.bytes++
 			switch v.Kind {
 			case plan.Bool, plan.Int:
-				bb.Append(v.Int != 0)
+				bb.append(v.Int != 0)
 				return
 			case plan.Null:
 			default:
 				b.mismatched++
 			}
-			bb.AppendNull()
+			bb.appendNull()
 		}
 	}
 	// Objects and lists as list elements of a whole-list leaf: the plan
@@ -479,7 +517,7 @@ func (b *Builder) scalar(kind plan.Kind, ab array.Builder) func(*plan.Value) {
 		if v.Kind != plan.Null {
 			b.mismatched++
 		}
-		ab.AppendNull()
+		col.appendNull()
 	}
 }
 

@@ -109,7 +109,10 @@ func (w *Writer) sortCur() (*run, error) {
 		return nil, nil
 	}
 	w.stats.Mismatched += w.cur.Mismatched()
-	batch := w.cur.NewRecordBatch()
+	// The gather below copies the rows out of the builder's buffers, which
+	// are then reused for the next chunk.
+	batch := w.cur.View()
+	defer w.cur.Reset()
 	defer batch.Release()
 	pids, times := w.pids, w.times
 	w.pids, w.times = w.pids[:0], w.times[:0]

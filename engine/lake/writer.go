@@ -252,10 +252,11 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 	layout := columnar.NewLayout(root)
 	fields := append(slices.Clone(layout.Schema().Fields()),
 		arrow.Field{Name: timeColumn, Type: arrow.PrimitiveTypes.Int64})
-	// A spill holds the builder's buffers and their sorted copy at once,
-	// each rounded up to a power of two: kept buffers up to twice the
-	// budget cover a whole cycle (with MaxBuffered they were mostly
-	// dropped and allocated again; 30 days of alerts ran 5% slower).
+	// The builder keeps its own buffers from chunk to chunk; the sorted
+	// copies of chunks and the merge's windows come from here, each
+	// rounded up to a power of two. Kept buffers up to twice the budget
+	// cover a whole cycle (with MaxBuffered they were mostly dropped and
+	// allocated again; 30 days of alerts ran 5% slower).
 	recycle := newRecyclingAllocator(opts.Allocator, 2*opts.MaxBuffered)
 	w := &Writer{
 		opts:      opts,
@@ -267,8 +268,9 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 		days:      make(map[int64]string),
 		bw:        bufio.NewWriterSize(nil, 1<<20),
 		// Sorting a chunk into a run copies it: half the cap for the
-		// builder leaves the other half for the copy.
-		spillAt: opts.MaxBuffered / 2,
+		// builder leaves the other half for the copy. Capped so no column
+		// of a chunk nears the 2 GiB its int32 offsets can address.
+		spillAt: min(opts.MaxBuffered/2, 1<<30),
 	}
 	w.cur = layout.NewBuilder(w.mem)
 	// PLAIN values, no dictionaries: most string columns here (ids,
@@ -334,7 +336,7 @@ func (w *Writer) Write(rec *plan.Record) error {
 		if err := w.roll(p); err != nil {
 			return err
 		}
-	case w.mem.inUse.Load() >= w.spillAt:
+	case w.cur.Bytes()+w.mem.inUse.Load() >= w.spillAt: // builder rows + runs and files in memory
 		if err := w.spill(); err != nil {
 			return err
 		}
