@@ -183,16 +183,19 @@ func (b *Builder) compileObject(n *plan.Node, sc *structColumn) func(*plan.Recor
 	for i, c := range n.Children {
 		kids[i] = b.compile(c, sc.fields[i])
 	}
-	slots := leafSlots(n, nil)
+	// The fields are appended first: the struct is null when all of them
+	// are, which spares a pass over the leaves below for every object.
 	return func(r *plan.Record) {
-		if !anySet(r, slots) {
-			sc.appendNull() // appends a null to every field too
-			return
-		}
-		sc.appendValid(true)
 		for _, k := range kids {
 			k(r)
 		}
+		for _, f := range sc.fields {
+			if f.lastValid() {
+				sc.appendValid(true)
+				return
+			}
+		}
+		sc.appendValid(false)
 	}
 }
 

@@ -22,6 +22,7 @@ type column interface {
 	data() arrow.ArrayData
 	reset()
 	length() int
+	lastValid() bool // whether the last row appended is not null
 }
 
 // validity is a column's null bitmap and row count.
@@ -41,6 +42,11 @@ func (v *validity) appendValid(ok bool) {
 		v.nulls++
 	}
 	v.n++
+}
+
+func (v *validity) lastValid() bool {
+	i := v.n - 1
+	return v.bits[i>>3]&(1<<(i&7)) != 0
 }
 
 func (v *validity) buffer() *memory.Buffer { return memory.NewBufferBytes(v.bits) }
