@@ -98,6 +98,16 @@ func (b *Builder) Len() int { return b.rows }
 // builder slack).
 func (b *Builder) Bytes() int64 { return b.bytes }
 
+// Footprint is the memory the Builder's columns hold: the capacity they
+// keep between batches, not only the rows appended.
+func (b *Builder) Footprint() int64 {
+	var n int
+	for _, c := range b.cols {
+		n += c.footprint()
+	}
+	return int64(n)
+}
+
 // Mismatched counts values written as null because their kind did not fit
 // their column, since the last batch.
 func (b *Builder) Mismatched() int64 { return b.mismatched }

@@ -23,6 +23,7 @@ type column interface {
 	reset()
 	length() int
 	lastValid() bool // whether the last row appended is not null
+	footprint() int  // bytes of capacity held, this column and below
 }
 
 // validity is a column's null bitmap and row count.
@@ -48,6 +49,8 @@ func (v *validity) lastValid() bool {
 	i := v.n - 1
 	return v.bits[i>>3]&(1<<(i&7)) != 0
 }
+
+func (v *validity) bitsCap() int { return cap(v.bits) }
 
 func (v *validity) buffer() *memory.Buffer { return memory.NewBufferBytes(v.bits) }
 func (v *validity) length() int            { return v.n }
@@ -86,6 +89,8 @@ func (c *stringColumn) data() arrow.ArrayData {
 		nil, c.nulls, 0)
 }
 
+func (c *stringColumn) footprint() int { return c.bitsCap() + 4*cap(c.offsets) + cap(c.bytes) }
+
 func (c *stringColumn) reset() {
 	c.resetValidity()
 	c.offsets, c.bytes = c.offsets[:1], c.bytes[:0]
@@ -113,6 +118,11 @@ func (c *fixedColumn[T]) data() arrow.ArrayData {
 	return array.NewData(c.typ, c.n, []*memory.Buffer{c.buffer(), memory.NewBufferBytes(asBytes(c.vals))}, nil, c.nulls, 0)
 }
 
+func (c *fixedColumn[T]) footprint() int {
+	var zero T
+	return c.bitsCap() + int(unsafe.Sizeof(zero))*cap(c.vals)
+}
+
 func (c *fixedColumn[T]) reset() { c.resetValidity(); c.vals = c.vals[:0] }
 
 // boolColumn is a boolean column: its values are a bitmap too.
@@ -134,6 +144,8 @@ func (c *boolColumn) appendNull() {
 func (c *boolColumn) data() arrow.ArrayData {
 	return array.NewData(arrow.FixedWidthTypes.Boolean, c.n, []*memory.Buffer{c.buffer(), c.vals.buffer()}, nil, c.nulls, 0)
 }
+
+func (c *boolColumn) footprint() int { return c.bitsCap() + c.vals.bitsCap() }
 
 func (c *boolColumn) reset() { c.resetValidity(); c.vals.resetValidity() }
 
@@ -161,6 +173,14 @@ func (c *structColumn) data() arrow.ArrayData {
 		k.Release()
 	}
 	return d
+}
+
+func (c *structColumn) footprint() int {
+	n := c.bitsCap()
+	for _, f := range c.fields {
+		n += f.footprint()
+	}
+	return n
 }
 
 func (c *structColumn) reset() {
@@ -195,6 +215,8 @@ func (c *listColumn) data() arrow.ArrayData {
 		[]*memory.Buffer{c.buffer(), memory.NewBufferBytes(asBytes(c.offsets))},
 		[]arrow.ArrayData{elem}, c.nulls, 0)
 }
+
+func (c *listColumn) footprint() int { return c.bitsCap() + 4*cap(c.offsets) + c.elem.footprint() }
 
 func (c *listColumn) reset() {
 	c.resetValidity()

@@ -2,15 +2,16 @@ package lake
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // A run is one buffered chunk of rows of every partition, sorted by
@@ -35,6 +36,12 @@ type run struct {
 	cached   arrow.RecordBatch
 	cacheIdx int
 	bytes    int64 // file size
+	// mapped is the file's memory map where the OS has them: batches read
+	// from it point into it (no copy), so none may outlive the run.
+	// dropped is how much of it, from the start, is out of the resident set.
+	mapped  []byte
+	dropped int
+	mem     memory.Allocator // the reader's
 }
 
 // segment is one partition's rows in one batch of a run, sorted by time.
@@ -63,13 +70,83 @@ func (r *run) batch(i int) (arrow.RecordBatch, error) {
 		return r.cached, nil
 	}
 	r.dropCache()
+	if r.rd == nil {
+		if err := r.open(); err != nil {
+			return nil, fmt.Errorf("read spill %s: %w", filepath.Base(r.path), err)
+		}
+	}
 	b, err := r.rd.RecordBatchAt(i)
 	if err != nil {
 		return nil, fmt.Errorf("read spill %s batch %d: %w", filepath.Base(r.path), i, err)
 	}
 	r.cached, r.cacheIdx = b, i
+	if r.mapped != nil {
+		// Batches are read in file order as a rule: the map's pages before
+		// this one are done with. Each drop starts at the map's start: a
+		// read maps in the whole page-cache folio it falls in (up to
+		// megabytes), dropped pages of it included. (A roll reads out of
+		// order; a dropped page read again is mapped in again from the page
+		// cache.)
+		if start := mappedOffset(b, r.mapped) &^ (os.Getpagesize() - 1); start > r.dropped {
+			dropPages(r.mapped[:start])
+			r.dropped = start
+		}
+	}
 	return b, nil
 }
+
+// open makes the reader of a spilled run when the merge first needs it
+// (mapped, the run's pages count towards the resident set from then on).
+func (r *run) open() error {
+	var rd *ipc.FileReader
+	var err error
+	if m, merr := mapSpill(r.f, r.bytes); merr == nil {
+		r.mapped = m
+		rd, err = ipc.NewMappedFileReader(m, ipc.WithAllocator(r.mem))
+	} else {
+		rd, err = ipc.NewFileReader(r.f, ipc.WithAllocator(r.mem))
+	}
+	if err == nil && rd.NumRecords() != r.nb {
+		rd.Close()
+		err = fmt.Errorf("%d batches, %d written", rd.NumRecords(), r.nb)
+	}
+	if err != nil {
+		if r.mapped != nil {
+			unmapSpill(r.mapped)
+			r.mapped = nil
+		}
+		return err
+	}
+	r.rd = rd
+	return nil
+}
+
+// mappedOffset is where in m the first of batch b's buffers lies.
+func mappedOffset(b arrow.RecordBatch, m []byte) int {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+	lowest := uintptr(len(m))
+	var visit func(d arrow.ArrayData)
+	visit = func(d arrow.ArrayData) {
+		for _, buf := range d.Buffers() {
+			if buf != nil && buf.Len() > 0 {
+				if at := uintptr(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))) - base; at < lowest {
+					lowest = at
+				}
+			}
+		}
+		for _, c := range d.Children() {
+			visit(c)
+		}
+	}
+	for _, c := range b.Columns() {
+		visit(c.Data())
+	}
+	return int(lowest)
+}
+
+// inMemory tells whether the run's batches own their memory (not spilled,
+// or spilled and read back with copies).
+func (r *run) inMemory() bool { return r.mapped == nil }
 
 func (r *run) dropCache() {
 	if r.cached != nil {
@@ -90,8 +167,16 @@ func (r *run) release() error {
 		r.rd.Close()
 		r.rd = nil
 	}
+	if r.mapped != nil {
+		if uerr := unmapSpill(r.mapped); uerr != nil {
+			err = uerr
+		}
+		r.mapped = nil
+	}
 	if r.f != nil {
-		err = r.f.Close()
+		if cerr := r.f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
 		r.f = nil
 		if rmErr := os.Remove(r.path); rmErr != nil && err == nil {
 			err = rmErr
@@ -209,6 +294,9 @@ func (w *Writer) spillDir() (string, error) {
 // persist writes an in-memory run to a spill file (Arrow IPC, not
 // compressed: the file is read back once, from the page cache as a rule, and
 // LZ4 both ways cost a tenth of the whole run's CPU) and frees its memory.
+// The merge reads it through a memory map where the OS has them: batches
+// then point into the page cache, and the read copies nothing (reading with
+// ReadAt, the copies were a fifth of a 1M-alert day: 28.9 s against 22.9 s).
 func (w *Writer) persist(r *run) error {
 	dir, err := w.spillDir()
 	if err != nil {
@@ -225,8 +313,8 @@ func (w *Writer) persist(r *run) error {
 		r.f = nil
 		return fmt.Errorf("lake: spill %s: %w", filepath.Base(r.path), err)
 	}
-	w.bw.Reset(f)
-	iw, err := ipc.NewFileWriter(w.bw, ipc.WithSchema(w.runSchema), ipc.WithAllocator(w.mem))
+	w.spillBuf.Reset(f)
+	iw, err := ipc.NewFileWriter(w.spillBuf, ipc.WithSchema(w.runSchema), ipc.WithAllocator(w.mem))
 	if err != nil {
 		return fail(err)
 	}
@@ -239,23 +327,15 @@ func (w *Writer) persist(r *run) error {
 	if err := iw.Close(); err != nil {
 		return fail(err)
 	}
-	if err := w.bw.Flush(); err != nil {
+	if err := w.spillBuf.Flush(); err != nil {
 		return fail(err)
 	}
-	w.bw.Reset(nil)
+	w.spillBuf.Reset(nil)
 	st, err := f.Stat()
 	if err != nil {
 		return fail(err)
 	}
-	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(w.mem))
-	if err != nil {
-		return fail(err)
-	}
-	if rd.NumRecords() != r.nb {
-		rd.Close()
-		return fail(errors.New("batch count changed"))
-	}
-	r.rd = rd
+	r.mem = w.mem
 	r.bytes = st.Size()
 	for _, b := range r.batches {
 		b.Release()

@@ -786,3 +786,42 @@ func TestMergeManyRunsStable(t *testing.T) {
 		t.Errorf("read %d rows back, want %d", seen, n)
 	}
 }
+
+// TestMappedSpillOutlivesNoBatch: a spilled run is read through a memory
+// map, and its batches point into it. A merge whose rows are one stretch of
+// one spilled batch must still copy them: the run is unmapped as soon as
+// its rows are in files, maybe before a helper has encoded the file.
+func TestMappedSpillOutlivesNoBatch(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // encode on helpers
+	for seed := range uint64(20) {
+		root, s, dir, opts, mem := checkedSetup(t)
+		opts.MaxBuffered = 200 << 10
+		w, err := New(root, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := columnartest.NewGen(s, 1, 1, seed)
+		var rec plan.Record
+		rows := 0
+		for w.Stats().Spills == 0 { // stop right after the first spill
+			g.Fill(&rec)
+			if err := w.Write(&rec); err != nil {
+				t.Fatal(err)
+			}
+			rows++
+		}
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		read := 0
+		for _, f := range parquetFiles(t, dir) {
+			tbl, pf := readFile(t, f, mem)
+			read += int(tbl.NumRows())
+			tbl.Release()
+			pf.Close()
+		}
+		if read != rows {
+			t.Fatalf("seed %d: read %d rows back, wrote %d", seed, read, rows)
+		}
+	}
+}
