@@ -175,10 +175,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		// Arrow buffers live on the Go heap, so with the default GOGC the
 		// heap would grow to twice them; the soft limit makes the collector
 		// run earlier instead.
-		// A sixteenth stays outside it: the merge reads spilled runs through
+		// An eighth stays outside it: the merge reads spilled runs through
 		// memory maps, and their mapped pages count towards the process's
 		// memory but not the Go heap.
-		debug.SetMemoryLimit(int64(f.memory) - int64(f.memory)/16)
+		debug.SetMemoryLimit(int64(f.memory) - int64(f.memory)/8)
 	}
 	// The 5-minute roll must happen on an idle stream too.
 	ticker := time.NewTicker(5 * time.Second)
