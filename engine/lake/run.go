@@ -38,7 +38,7 @@ type run struct {
 	bytes    int64 // file size
 	// mapped is the file's memory map where the OS has them: batches read
 	// from it point into it (no copy), so none may outlive the run.
-	// dropped is how much of it, from the start, is out of the resident set.
+	// dropped is where the last drop of merged-past pages ended.
 	mapped  []byte
 	dropped int
 	mem     memory.Allocator // the reader's
@@ -144,9 +144,9 @@ func mappedOffset(b arrow.RecordBatch, m []byte) int {
 	return int(lowest)
 }
 
-// inMemory tells whether the run's batches own their memory (not spilled,
-// or spilled and read back with copies).
-func (r *run) inMemory() bool { return r.mapped == nil }
+// mappedBatches tells whether the batches read from the run point into its
+// memory map (and so must not outlive it).
+func (r *run) mappedBatches() bool { return r.mapped != nil }
 
 func (r *run) dropCache() {
 	if r.cached != nil {

@@ -563,8 +563,6 @@ func (w *Writer) Stats() Stats {
 	s.BufferBytes = w.mem.inUse.Load()
 	if !w.closed {
 		s.BufferBytes += w.cur.Footprint()
-	}
-	if !w.closed {
 		s.Mismatched += w.cur.Mismatched()
 	}
 	return s
@@ -702,7 +700,7 @@ func (w *Writer) merge(ps []*partition) (arrow.RecordBatch, []int64, error) {
 	// Rows that are already one stretch of one batch of an in-memory run
 	// need no copy. (A mapped spill's batch cannot outlive its run, and the
 	// file may be encoded after the run is released.)
-	if len(srcs) == 1 && ps[0].segs[0].run.inMemory() && inOrder(refs) {
+	if len(srcs) == 1 && !ps[0].segs[0].run.mappedBatches() && inOrder(refs) {
 		return srcs[0].NewSlice(int64(refs[0].row), int64(refs[len(refs)-1].row)+1), ends, nil
 	}
 	out, err := gatherBatch(w.mem, w.runSchema, srcs, refs)
