@@ -72,7 +72,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when any record is dead-lettered")
 	fs.BoolVar(&f.quiet, "q", false, "no progress output")
 	f.memory = defaultMemory
-	fs.Var(&f.memory, "memory", "memory the run aims to stay within, a `SIZE` (e.g. 512MiB, 2GiB): bounds the rows buffered before they spill to disk, and is the Go runtime's soft limit unless GOMEMLIMIT is set")
+	fs.Var(&f.memory, "memory", "memory the run aims to stay within, a `SIZE` (e.g. 512MiB, 2GiB): bounds the rows buffered before they spill to disk; an eighth less is the Go runtime's soft limit unless GOMEMLIMIT is set")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the run to this file at the end (go tool pprof)")
 	files, err := parse(fs, args)
