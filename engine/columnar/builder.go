@@ -63,8 +63,8 @@ func NewBuilder(mem memory.Allocator, root *plan.Node) *Builder {
 	return NewLayout(root).NewBuilder(mem)
 }
 
-// NewBuilder makes a Builder allocating from mem (memory.DefaultAllocator
-// when nil).
+// NewBuilder makes a Builder whose NewRecordBatch copies into memory from
+// mem (memory.DefaultAllocator when nil); its columns are Go slices.
 func (l *Layout) NewBuilder(mem memory.Allocator) *Builder {
 	if mem == nil {
 		mem = memory.DefaultAllocator
