@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"unsafe"
 
@@ -142,6 +143,25 @@ func mappedOffset(b arrow.RecordBatch, m []byte) int {
 		visit(c.Data())
 	}
 	return int(lowest)
+}
+
+// mergeGuarded is merge with a fault on mapped memory turned into an
+// error: a spill file cut short under the writer (by something else: the
+// writer never truncates one) fails the flush instead of killing the
+// process with SIGBUS. The buffers of a merge cut short are left to the
+// collector.
+func (w *Writer) mergeGuarded(ps []*partition) (batch arrow.RecordBatch, ends []int64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			fault, ok := p.(interface{ Addr() uintptr })
+			if !ok {
+				panic(p)
+			}
+			err = fmt.Errorf("read spill: memory fault at %#x: a spill file was changed under the writer", fault.Addr())
+		}
+	}()
+	return w.merge(ps)
 }
 
 // mappedBatches tells whether the batches read from the run point into its

@@ -600,7 +600,7 @@ func (w *Writer) writePartitions(ctx context.Context, ps []*partition) error {
 // writeWindow merges the segments of ps and writes one file per partition.
 func (w *Writer) writeWindow(ps []*partition) error {
 	start := time.Now()
-	batch, ends, err := w.merge(ps)
+	batch, ends, err := w.mergeGuarded(ps)
 	if err != nil {
 		return w.fail(fmt.Errorf("lake: merge %s: %w", ps[0].keyDir, err))
 	}

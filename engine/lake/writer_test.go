@@ -825,3 +825,34 @@ func TestMappedSpillOutlivesNoBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSpillCutShort: a spill file truncated under the writer (by something
+// else) fails Close with an error naming the spill; it does not kill the
+// process with SIGBUS through the memory map.
+func TestSpillCutShort(t *testing.T) {
+	root, s := columnartest.FindingTree()
+	dir := t.TempDir()
+	opts := testOptions(dir, s)
+	opts.MaxBuffered = 1 << 20
+	w, err := New(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeN(t, w, columnartest.NewGen(s, 20, 2, 9), 3000)
+	spills, _ := filepath.Glob(filepath.Join(dir, ".ocsfmap-spill-*", "*"))
+	if len(spills) == 0 {
+		t.Fatal("no spill file; the test needs one")
+	}
+	for _, f := range spills {
+		if err := os.Truncate(f, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = w.Close(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "spill") {
+		t.Fatalf("Close = %v, want an error reading the spill", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".ocsfmap-spill-*")); len(left) != 0 {
+		t.Errorf("spill folder left: %v", left)
+	}
+}
