@@ -115,19 +115,7 @@ func (b *Builder) Mismatched() int64 { return b.mismatched }
 // View returns the rows appended so far as a batch over the Builder's own
 // buffers, without copying them. It is valid until the next Append or
 // Reset; Release it before then. Reset starts the next batch.
-func (b *Builder) View() arrow.RecordBatch {
-	arrs := make([]arrow.Array, len(b.cols))
-	for i, c := range b.cols {
-		d := c.data()
-		arrs[i] = array.MakeFromData(d)
-		d.Release()
-	}
-	rec := array.NewRecordBatch(b.layout.schema, arrs, int64(b.rows))
-	for _, a := range arrs {
-		a.Release()
-	}
-	return rec
-}
+func (b *Builder) View() arrow.RecordBatch { return b.record(nil) }
 
 // Reset drops the rows appended so far and keeps the columns' capacity for
 // the next batch.
@@ -144,11 +132,22 @@ func (b *Builder) Reset() {
 // (copied into memory from the Builder's allocator) and resets the Builder
 // for the next one. The caller must Release the batch.
 func (b *Builder) NewRecordBatch() arrow.RecordBatch {
+	rec := b.record(b.mem)
+	b.Reset()
+	return rec
+}
+
+// record makes the batch of the rows appended so far: over the columns'
+// buffers when mem is nil, else copied into memory from mem.
+func (b *Builder) record(mem memory.Allocator) arrow.RecordBatch {
 	arrs := make([]arrow.Array, len(b.cols))
 	for i, c := range b.cols {
-		view := c.data()
-		d := copyData(b.mem, view)
-		view.Release()
+		d := c.data()
+		if mem != nil {
+			owned := copyData(mem, d)
+			d.Release()
+			d = owned
+		}
 		arrs[i] = array.MakeFromData(d)
 		d.Release()
 	}
@@ -156,7 +155,6 @@ func (b *Builder) NewRecordBatch() arrow.RecordBatch {
 	for _, a := range arrs {
 		a.Release()
 	}
-	b.Reset()
 	return rec
 }
 
