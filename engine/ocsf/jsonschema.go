@@ -25,7 +25,7 @@ func (c *Catalog) JSONSchema(class string, profiles []string) ([]byte, error) {
 		id += "?profiles=" + strings.Join(NormalizeProfiles(profiles), ",")
 	}
 	defs := map[string]any{}
-	root := c.schemaObject(cl.Caption, cl.Attrs, profiles, defs)
+	root := c.schemaObject(cl.Caption, cl.Attrs, cl.Constraints, profiles, defs)
 	root["$schema"] = "http://json-schema.org/draft-07/schema#"
 	root["$id"] = id
 	if len(defs) > 0 {
@@ -57,15 +57,19 @@ func NormalizeProfiles(profiles []string) []string {
 }
 
 // schemaObject encodes one class or object and adds every object it reaches
-// to defs (each once, which is what ends recursion).
-func (c *Catalog) schemaObject(caption string, attrs map[string]*Attr, profiles []string, defs map[string]any) map[string]any {
+// to defs (each once, which is what ends recursion). Constraints are encoded
+// as ocsf-server's lib/schema/json_schema.ex does: just_one as oneOf of
+// {required: [a], not: {required: [the others]}}, at_least_one as anyOf of
+// {required: [a]}, and a constrained attribute is left out of required.
+func (c *Catalog) schemaObject(caption string, attrs map[string]*Attr, constraints *Constraints, profiles []string, defs map[string]any) map[string]any {
 	props := map[string]any{}
 	var required []string
+	cons := constraintsOf(attrs, constraints, profiles)
 	for name, a := range attrs {
 		if !applies(a, profiles) {
 			continue
 		}
-		if a.Requirement == Required {
+		if a.Requirement == Required && !constrained(cons, name) {
 			required = append(required, name)
 		}
 		props[name] = c.schemaAttr(a, profiles, defs)
@@ -79,6 +83,27 @@ func (c *Catalog) schemaObject(caption string, attrs map[string]*Attr, profiles 
 	if len(required) > 0 {
 		sort.Strings(required)
 		out["required"] = required
+	}
+	for _, k := range cons {
+		branches := make([]any, len(k.Attrs))
+		for i, name := range k.Attrs {
+			b := map[string]any{"required": []string{name}}
+			if k.Kind == JustOne {
+				others := make([]string, 0, len(k.Attrs)-1)
+				for _, o := range k.Attrs {
+					if o != name {
+						others = append(others, o)
+					}
+				}
+				b["not"] = map[string]any{"required": others}
+			}
+			branches[i] = b
+		}
+		if k.Kind == JustOne {
+			out["oneOf"] = branches
+		} else {
+			out["anyOf"] = branches
+		}
 	}
 	return out
 }
@@ -94,7 +119,7 @@ func (c *Catalog) schemaAttr(a *Attr, profiles []string, defs map[string]any) ma
 				o = &Object{Name: a.Object}
 			}
 			defs[a.Object] = nil // placeholder: stops recursion into itself
-			defs[a.Object] = c.schemaObject(o.Caption, o.Attrs, profiles, defs)
+			defs[a.Object] = c.schemaObject(o.Caption, o.Attrs, o.Constraints, profiles, defs)
 		}
 	case StringType:
 		item = map[string]any{"type": "string"}

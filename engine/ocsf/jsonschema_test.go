@@ -127,3 +127,54 @@ func TestJSONSchemaDeterministic(t *testing.T) {
 		t.Fatal("no error for an unknown class")
 	}
 }
+
+// TestJSONSchemaConstraints locks the encoding of OCSF constraints to
+// ocsf-server's (lib/schema/json_schema.ex): at_least_one as anyOf of
+// {required: [a]}, just_one as oneOf of {required: [a], not: {required:
+// [the others]}}, constrained attributes out of required.
+func TestJSONSchemaConstraints(t *testing.T) {
+	m := decodeSchema(t, "1.1.0", "security_finding", nil)
+	user := m["$defs"].(map[string]any)["user"].(map[string]any)
+	got, _ := json.Marshal(user["anyOf"])
+	if want := `[{"required":["account"]},{"required":["name"]},{"required":["uid"]}]`; string(got) != want {
+		t.Errorf("user anyOf = %s, want %s", got, want)
+	}
+	if _, ok := user["oneOf"]; ok {
+		t.Errorf("user has a oneOf: %v", user["oneOf"])
+	}
+
+	m = decodeSchema(t, "1.8.0", "security_finding", nil)
+	vuln := m["$defs"].(map[string]any)["vulnerability"].(map[string]any)
+	got, _ = json.Marshal(vuln["oneOf"])
+	want := `[{"not":{"required":["cve","cwe"]},"required":["advisory"]},` +
+		`{"not":{"required":["advisory","cwe"]},"required":["cve"]},` +
+		`{"not":{"required":["advisory","cve"]},"required":["cwe"]}]`
+	if string(got) != want {
+		t.Errorf("vulnerability oneOf = %s, want %s", got, want)
+	}
+}
+
+func TestConstraintsOf(t *testing.T) {
+	cat := mustLoad(t, "1.1.0")
+	got := cat.ConstraintsOf("user", nil)
+	if len(got) != 1 || got[0].Kind != AtLeastOne || !slices.Equal(got[0].Attrs, []string{"account", "name", "uid"}) {
+		t.Errorf("ConstraintsOf(user) = %+v", got)
+	}
+	// resource_details inherits _entity's constraint through extends.
+	got = cat.ConstraintsOf("resource_details", nil)
+	if len(got) != 1 || !slices.Equal(got[0].Attrs, []string{"name", "uid"}) {
+		t.Errorf("ConstraintsOf(resource_details) = %+v", got)
+	}
+	if got := cat.ConstraintsOf("no_such_object", nil); got != nil {
+		t.Errorf("ConstraintsOf(unknown) = %+v", got)
+	}
+	// An attribute a profile adds is dropped with the profile.
+	attrs := map[string]*Attr{"a": {Name: "a"}, "b": {Name: "b", Profile: "cloud"}}
+	cons := &Constraints{AtLeastOne: []string{"b", "a"}, JustOne: []string{"b"}}
+	if got := constraintsOf(attrs, cons, []string{}); len(got) != 1 || got[0].Kind != AtLeastOne || !slices.Equal(got[0].Attrs, []string{"a"}) {
+		t.Errorf("no profiles: %+v", got)
+	}
+	if got := constraintsOf(attrs, cons, nil); len(got) != 2 || !slices.Equal(got[0].Attrs, []string{"b"}) || !slices.Equal(got[1].Attrs, []string{"a"}) {
+		t.Errorf("every profile: %+v", got)
+	}
+}

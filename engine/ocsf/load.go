@@ -171,12 +171,15 @@ func (c *Catalog) ownerAttrs(owner string) (map[string]*Attr, bool) {
 }
 
 // Required lists, sorted, the required attributes of a class or object (a
-// class name wins over an object name) under a profile selection.
+// class name wins over an object name) under a profile selection. An
+// attribute a constraint names is not listed, as in ocsf-server's export:
+// the constraint decides whether it must be there.
 func (c *Catalog) Required(owner string, profiles []string) []string {
 	attrs, _ := c.ownerAttrs(owner)
+	cons := c.ConstraintsOf(owner, profiles)
 	var out []string
 	for n, a := range attrs {
-		if a.Requirement == Required && applies(a, profiles) {
+		if a.Requirement == Required && applies(a, profiles) && !constrained(cons, n) {
 			out = append(out, n)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 	"github.com/ocsfmap/ocsfmap/engine/spec"
 )
 
@@ -173,14 +174,29 @@ type check struct {
 	path   string
 	enum   map[int64]string
 	pos    diag.Pos
+	// checkConstraint: the node indexes of the attributes the constraint
+	// names that a rule sets, and its text for the dead letter.
+	nodes []int
+	kind  string // ocsf.AtLeastOne or ocsf.JustOne
+	msg   string
 }
 
 type checkOp uint8
 
 const (
-	checkRequired checkOp = iota // present parent => present attribute
-	checkEnum                    // integer value within the enum
+	checkRequired   checkOp = iota // present parent => present attribute
+	checkEnum                      // integer value within the enum
+	checkConstraint                // present parent => at_least_one / just_one of its attributes present
 )
+
+// pendingConstraint is an OCSF constraint on an object a record may fill in
+// a way that breaks it, resolved to node indexes by layout.
+type pendingConstraint struct {
+	obj    *Node
+	kind   string
+	attrs  []string // every attribute the constraint names
+	mapped []*Node  // those a rule sets
+}
 
 // requirements reports required attributes no rule sets, and plans the
 // per-record checks for those a rule sets but may leave empty.
@@ -225,6 +241,7 @@ func (c *compiler) requirements() {
 			}
 			c.pendingRequired = append(c.pendingRequired, [2]*Node{n, ch})
 		}
+		c.constraints(n, owner, reported)
 	}
 	walk(c.tree.root)
 	for _, r := range c.p.rules {
@@ -232,6 +249,52 @@ func (c *compiler) requirements() {
 			c.pendingEnum = append(c.pendingEnum, r)
 		}
 	}
+}
+
+// constraints reports an OCSF constraint of an object no rule can meet, and
+// plans the per-record check of one a record may break: the JSON Schema
+// (ocsf-server's anyOf/oneOf) rejects such a record, so the plan does too,
+// with the constraint's name, before anything is written.
+func (c *compiler) constraints(n *Node, owner string, reported map[string]bool) {
+	for _, k := range c.cat.ConstraintsOf(owner, c.prof) {
+		var mapped []*Node
+		always := 0
+		for _, name := range k.Attrs {
+			if ch := findChild(n, name); ch != nil {
+				mapped = append(mapped, ch)
+				if c.alwaysPresent(ch) {
+					always++
+				}
+			}
+		}
+		if len(mapped) == 0 {
+			key := owner + "." + k.Kind + ":" + n.Path
+			if reported[key] {
+				continue
+			}
+			reported[key] = true
+			where := n.Path
+			if where == "" {
+				where = c.class.Name
+			}
+			d := c.errorf("M312", c.firstRulePos(n), "%s of %s (%s) cannot hold: no rule sets %s",
+				k.Kind, where, owner, strings.Join(k.Attrs, ", "))
+			d.Detail = "OCSF " + c.cat.Version + " requires " + constraintWords(k.Kind) + " of " +
+				strings.Join(k.Attrs, ", ") + " whenever " + where + " is present; add a rule for one"
+			continue
+		}
+		if k.Kind == ocsf.AtLeastOne && always > 0 || k.Kind == ocsf.JustOne && len(mapped) == 1 && always == 1 {
+			continue // holds in every record
+		}
+		c.pendingConstraints = append(c.pendingConstraints, pendingConstraint{obj: n, kind: k.Kind, attrs: k.Attrs, mapped: mapped})
+	}
+}
+
+func constraintWords(kind string) string {
+	if kind == ocsf.JustOne {
+		return "exactly one"
+	}
+	return "at least one"
 }
 
 // alwaysPresent tells whether a node has a value in every record.
@@ -334,6 +397,16 @@ func (c *compiler) layout() {
 		parent, child := pr[0], pr[1]
 		p.checks = append(p.checks, check{op: checkRequired, parent: p.present[parent], node: p.present[child],
 			slot: child.Slot, path: child.Path, pos: c.firstRulePos(child)})
+	}
+	for _, pc := range c.pendingConstraints {
+		ck := check{op: checkConstraint, parent: p.present[pc.obj], node: -1, slot: -1, path: pc.obj.Path,
+			kind: pc.kind, pos: c.firstRulePos(pc.obj)}
+		for _, m := range pc.mapped {
+			ck.nodes = append(ck.nodes, p.present[m])
+		}
+		ck.msg = "constraint " + pc.kind + " of " + c.tree.owner[pc.obj] + " not met: needs " +
+			constraintWords(pc.kind) + " of " + strings.Join(pc.attrs, ", ")
+		p.checks = append(p.checks, ck)
 	}
 	for _, r := range c.pendingEnum {
 		p.checks = append(p.checks, check{op: checkEnum, parent: -1, node: p.present[r.target], slot: r.target.Slot,

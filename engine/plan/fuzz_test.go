@@ -9,7 +9,7 @@ import (
 )
 
 // knownCode is every diagnostic code the loader may produce.
-var knownCode = regexp.MustCompile(`^M(10[0-9]|20[1-4]|30[1-9]|31[01])$`)
+var knownCode = regexp.MustCompile(`^M(10[0-9]|20[1-4]|30[1-9]|31[012])$`)
 
 // FuzzLoad feeds arbitrary bytes to the loader and compiler: no panic, only
 // known diagnostic codes, and a plan exactly when there is no error.

@@ -7,12 +7,13 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/exprenv"
+	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 	"github.com/ocsfmap/ocsfmap/engine/source"
 )
 
 // Error is why one record could not be mapped.
 type Error struct {
-	Code string   // R401 expression, R402 conversion, R403 required attribute missing, R404 enum, R400 bad input
+	Code string   // R401 expression, R402 conversion, R403 required attribute missing, R404 enum, R406 OCSF constraint, R400 bad input
 	Path string   // OCSF path of the attribute at fault
 	Rule diag.Pos // the rule's position in the mapping file
 	Msg  string
@@ -346,6 +347,19 @@ func (m *Mapper) check(c *check) error {
 	case checkRequired:
 		if m.present[c.parent] && !m.present[c.node] {
 			return &Error{Code: "R403", Path: c.path, Rule: c.pos, Msg: "required attribute has no value"}
+		}
+	case checkConstraint:
+		if !m.present[c.parent] {
+			return nil
+		}
+		n := 0
+		for _, i := range c.nodes {
+			if m.present[i] {
+				n++
+			}
+		}
+		if n == 0 || c.kind == ocsf.JustOne && n > 1 {
+			return &Error{Code: "R406", Path: c.path, Rule: c.pos, Msg: fmt.Sprintf("%s; has %d", c.msg, n)}
 		}
 	case checkEnum:
 		v := m.rec.Values[c.slot]

@@ -114,10 +114,11 @@ type compiler struct {
 	p       *Plan
 	byPath  map[string]*rule // canonical path -> rule, for overrides of derived attributes
 
-	warned          map[string]bool // deprecations already reported
-	partitionSlots  [2]int          // slots reserved for partition rules
-	pendingRequired [][2]*Node      // (object, required attribute) checked per record
-	pendingEnum     []*rule         // rules whose values may fall outside their enum
+	warned             map[string]bool     // deprecations already reported
+	partitionSlots     [2]int              // slots reserved for partition rules
+	pendingRequired    [][2]*Node          // (object, required attribute) checked per record
+	pendingConstraints []pendingConstraint // OCSF constraints checked per record
+	pendingEnum        []*rule             // rules whose values may fall outside their enum
 }
 
 func (c *compiler) errorf(code string, pos diag.Pos, format string, args ...any) *diag.Diagnostic {

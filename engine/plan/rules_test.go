@@ -22,6 +22,7 @@ fields:
   finding.title: {value: x}
   cloud.provider: {value: AWS}
   metadata.product.vendor_name: {value: v}
+  metadata.product.name: {value: p}
 `
 
 // compileString compiles a small test mapping with the hello.txt template.
@@ -99,7 +100,7 @@ func TestErrorPolicies(t *testing.T) {
 	var pe *Error
 
 	dead := compileString(t, "", fields).NewMapper()
-	if _, err := dead.Map(in); !errors.As(err, &pe) || pe.Code != "R402" || pe.Path != "count" || pe.Rule.Line != 15 {
+	if _, err := dead.Map(in); !errors.As(err, &pe) || pe.Code != "R402" || pe.Path != "count" || pe.Rule.Line != 16 {
 		t.Fatalf("dead_letter: %v", err)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ocsfmap/ocsfmap/engine/internal/memo"
@@ -29,6 +30,16 @@ type Validator struct {
 	Class    string
 	Profiles []string // nil: every profile
 	schema   *jsonschema.Schema
+	// constraints names the attributes of each anyOf/oneOf in the schema,
+	// by its location ("<url>#/$defs/user/anyOf"): the branches' errors say
+	// only "missing property", so a violation needs the whole constraint.
+	constraints map[string]constraint
+}
+
+// constraint is one OCSF constraint as the schema encodes it.
+type constraint struct {
+	kind  string // ocsf.AtLeastOne or ocsf.JustOne
+	attrs []string
 }
 
 // Violation is one failed rule.
@@ -37,7 +48,10 @@ type Violation struct {
 	// missing required attribute or an unknown one it points at that member
 	// (/finding/uid), one violation per member.
 	Pointer string `json:"pointer"`
-	Keyword string `json:"keyword"` // the schema keyword: type, required, enum, const, additionalProperties…
+	// Keyword is the schema keyword: type, required, enum, const,
+	// additionalProperties…, or the OCSF constraint (at_least_one,
+	// just_one) for a failed anyOf/oneOf.
+	Keyword string `json:"keyword"`
 	Message string `json:"message"`
 }
 
@@ -97,7 +111,39 @@ func compile(version, class string, profiles []string) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("validate: compile %s %s: %w", version, class, err)
 	}
-	return &Validator{Version: version, Class: class, Profiles: profiles, schema: sch}, nil
+	v := &Validator{Version: version, Class: class, Profiles: profiles, schema: sch, constraints: map[string]constraint{}}
+	v.indexConstraints(url, doc)
+	return v, nil
+}
+
+// indexConstraints records the anyOf/oneOf of the class and of each object
+// under $defs: in these schemas they encode OCSF constraints and nothing
+// else, each branch requiring one attribute.
+func (v *Validator) indexConstraints(url string, doc any) {
+	root, _ := doc.(map[string]any)
+	items := map[string]map[string]any{"": root}
+	defs, _ := root["$defs"].(map[string]any)
+	for name, d := range defs {
+		if m, ok := d.(map[string]any); ok {
+			items["/$defs/"+name] = m
+		}
+	}
+	for loc, m := range items {
+		for kw, kind := range map[string]string{"anyOf": ocsf.AtLeastOne, "oneOf": ocsf.JustOne} {
+			bs, _ := m[kw].([]any)
+			var attrs []string
+			for _, b := range bs {
+				bm, _ := b.(map[string]any)
+				if req, _ := bm["required"].([]any); len(req) == 1 {
+					name, _ := req[0].(string)
+					attrs = append(attrs, name)
+				}
+			}
+			if len(attrs) > 0 {
+				v.constraints[url+"#"+loc+"/"+kw] = constraint{kind: kind, attrs: attrs}
+			}
+		}
+	}
 }
 
 // ForRecord returns the validator a record declares: metadata.version,
@@ -161,7 +207,7 @@ func (v *Validator) Validate(doc any) []Violation {
 		return []Violation{{Pointer: "", Keyword: "", Message: err.Error()}}
 	}
 	var out []Violation
-	collect(ve, &out)
+	v.collect(ve, doc, &out)
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Pointer != b.Pointer {
@@ -187,15 +233,25 @@ func (v *Validator) ValidateJSON(b []byte) ([]Violation, error) {
 var printer = message.NewPrinter(language.English)
 
 // collect flattens the error tree into its leaves: the wrappers (the schema
-// root, $ref hops, allOf groups) only say that a cause exists below.
-func collect(e *jsonschema.ValidationError, out *[]Violation) {
+// root, $ref hops, allOf groups) only say that a cause exists below. A
+// failed OCSF constraint is one violation that names it, not the "missing
+// property" of each of its branches.
+func (v *Validator) collect(e *jsonschema.ValidationError, doc any, out *[]Violation) {
+	ptr := pointer(e.InstanceLocation)
+	switch e.ErrorKind.(type) {
+	case *kind.AnyOf, *kind.OneOf:
+		// SchemaURL is the object's schema; the keyword completes the key.
+		if c, ok := v.constraints[e.SchemaURL+"/"+e.ErrorKind.KeywordPath()[0]]; ok {
+			*out = append(*out, constraintViolation(ptr, c, at(doc, e.InstanceLocation)))
+			return
+		}
+	}
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
-			collect(c, out)
+			v.collect(c, doc, out)
 		}
 		return
 	}
-	ptr := pointer(e.InstanceLocation)
 	kw := ""
 	if p := e.ErrorKind.KeywordPath(); len(p) > 0 {
 		kw = p[len(p)-1]
@@ -212,6 +268,47 @@ func collect(e *jsonschema.ValidationError, out *[]Violation) {
 	default:
 		*out = append(*out, Violation{Pointer: ptr, Keyword: kw, Message: e.ErrorKind.LocalizedString(printer)})
 	}
+}
+
+// constraintViolation words a failed constraint with what the object has.
+func constraintViolation(ptr string, c constraint, obj any) Violation {
+	m, _ := obj.(map[string]any)
+	var have []string
+	for _, a := range c.attrs {
+		if _, ok := m[a]; ok {
+			have = append(have, a)
+		}
+	}
+	list := strings.Join(c.attrs, ", ")
+	var msg string
+	switch {
+	case c.kind == ocsf.AtLeastOne:
+		msg = "constraint at_least_one: needs at least one of " + list + "; has none"
+	case len(have) == 0:
+		msg = "constraint just_one: needs exactly one of " + list + "; has none"
+	default:
+		msg = "constraint just_one: needs exactly one of " + list + "; has " + strings.Join(have, ", ")
+	}
+	return Violation{Pointer: ptr, Keyword: c.kind, Message: msg}
+}
+
+// at returns the value at a location of a decoded document.
+func at(doc any, loc []string) any {
+	for _, k := range loc {
+		switch d := doc.(type) {
+		case map[string]any:
+			doc = d[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(d) {
+				return nil
+			}
+			doc = d[i]
+		default:
+			return nil
+		}
+	}
+	return doc
 }
 
 func pointer(loc []string) string {

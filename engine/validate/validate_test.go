@@ -350,3 +350,63 @@ func FuzzValidateJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestConstraintViolations: a failed OCSF constraint is one violation that
+// names the constraint and its attributes, at the object's pointer.
+func TestConstraintViolations(t *testing.T) {
+	v, err := For("1.1.0", "security_finding", []string{"cloud", "datetime"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := validRecord(t)
+	if got := v.Validate(doc); got != nil {
+		t.Fatalf("sample invalid: %v", got)
+	}
+	res := doc["resources"].([]any)[0].(map[string]any)
+	res["owner"] = map[string]any{"type_id": json.Number("0")}
+	want := []Violation{{Pointer: "/resources/0/owner", Keyword: "at_least_one",
+		Message: "constraint at_least_one: needs at least one of account, name, uid; has none"}}
+	if got := v.Validate(doc); !slices.Equal(got, want) {
+		t.Errorf("owner {type_id: 0}:\n got %v\nwant %v", got, want)
+	}
+	res["owner"] = map[string]any{"name": ""}
+	if got := v.Validate(doc); got != nil {
+		t.Errorf("owner {name: \"\"}: %v (OCSF constraints are about presence)", got)
+	}
+
+	v8, err := For("1.8.0", "security_finding", []string{"cloud", "datetime"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := map[string]any{"vulnerabilities": []any{map[string]any{
+		"cve": map[string]any{"uid": "CVE-2024-0001"}, "cwe": map[string]any{"uid": "CWE-79"}}}}
+	var got []Violation
+	for _, vi := range v8.Validate(rec) {
+		if strings.HasPrefix(vi.Pointer, "/vulnerabilities") {
+			got = append(got, vi)
+		}
+	}
+	want = []Violation{{Pointer: "/vulnerabilities/0", Keyword: "just_one",
+		Message: "constraint just_one: needs exactly one of advisory, cve, cwe; has cve, cwe"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("vulnerability with cve and cwe:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestClassConstraintViolation(t *testing.T) {
+	v, err := For("1.1.0", "incident_finding", []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Violation
+	for _, vi := range v.Validate(map[string]any{}) {
+		if vi.Pointer == "" {
+			got = append(got, vi)
+		}
+	}
+	want := []Violation{{Pointer: "", Keyword: "at_least_one",
+		Message: "constraint at_least_one: needs at least one of assignee, assignee_group; has none"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+}
