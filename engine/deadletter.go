@@ -23,7 +23,9 @@ type DeadLetter struct {
 	RawBase64  string   `json:"raw_base64,omitempty"` // otherwise, byte for byte
 }
 
-func (d *DeadLetter) setRaw(raw []byte) {
+// SetRaw keeps raw as the dead letter's original bytes: as text when it is
+// valid UTF-8, else base64.
+func (d *DeadLetter) SetRaw(raw []byte) {
 	if utf8.Valid(raw) {
 		d.Raw = string(raw)
 	} else {

@@ -193,7 +193,7 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 			var re *RecordError
 			if errors.As(err, &re) {
 				it.dead = &DeadLetter{Input: it.input, Line: it.line, Code: re.Code, Reason: re.Msg}
-				it.dead.setRaw(it.raw)
+				it.dead.SetRaw(it.raw)
 			} else if err != nil {
 				return fmt.Errorf("%s:%d: %w", it.input, it.line, err)
 			}
@@ -396,7 +396,7 @@ func (w *worker) process(b *batch) {
 				for _, x := range v {
 					d.Violations = append(d.Violations, x.String())
 				}
-				d.setRaw(it.raw)
+				d.SetRaw(it.raw)
 				it.dead = d
 				continue
 			}
@@ -425,7 +425,7 @@ func deadLetter(it *item, err error) *DeadLetter {
 	default:
 		d.Code = "R400"
 	}
-	d.setRaw(it.raw)
+	d.SetRaw(it.raw)
 	return d
 }
 

@@ -12,13 +12,11 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
-	"github.com/ocsfmap/ocsfmap/engine/filter"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
@@ -26,16 +24,6 @@ import (
 func init() {
 	register(command{name: "run", summary: "map alerts into Parquet in the Security Lake layout (a folder, or S3 with -c)", run: runRun})
 }
-
-// defaultMemory keeps a run within the 300 MB a small container or a
-// Lambda-sized host gives it.
-const defaultMemory = 256 << 20
-
-// bufferBudget is the lake writer's share of the run's memory: Arrow
-// buffers of rows waiting for their file (the sort into a spill run copies
-// them once more), besides the mapping workers, the Parquet encoder and
-// the collector's headroom.
-func bufferBudget(memory int64) int64 { return memory * 3 / 8 }
 
 type runFlags struct {
 	mapping, out, integration     string
@@ -71,7 +59,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.workers, "workers", 0, "mapping goroutines (0: one per core)")
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when any record is dead-lettered")
 	fs.BoolVar(&f.quiet, "q", false, "no progress output")
-	f.memory = defaultMemory
+	f.memory = engine.DefaultMemory
 	fs.Var(&f.memory, "memory", "memory the run aims to stay within, a `SIZE` (e.g. 512MiB, 2GiB): bounds the rows buffered before they spill to disk; an eighth less is the Go runtime's soft limit unless GOMEMLIMIT is set")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the run to this file at the end (go tool pprof)")
@@ -91,7 +79,6 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var integ *store.Integration
-	var rules *filter.Filter
 	if f.integration != "" {
 		if integ, err = loadIntegration(f.integration, stderr); err != nil {
 			return err
@@ -99,103 +86,54 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		if f.mapping == "" {
 			f.mapping = integ.Mapping
 		}
-		if rules, err = compileRules(integ, stderr); err != nil {
-			return err
-		}
-		f.out = integ.StagingDir
-		f.prefix = integ.KeyPrefix()
 	}
 	m, err := loadMapping(f.mapping, stderr)
 	if err != nil {
 		return err
 	}
-	if f.source == "" {
-		f.source = strings.SplitN(m.Plan.Name, "/", 2)[0]
-	}
-	if f.dead == "" {
-		f.dead = filepath.Join(f.out, "dead-letters.ndjson")
-		if integ != nil {
-			f.dead = filepath.Join(integ.StateDir, "dead-letters.ndjson")
-		}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-
-	var uploader *store.Uploader
-	var uploadErr error
-	var uploadMu sync.Mutex
-	onFile := func(lake.FileInfo) {}
-	if integ != nil {
-		// A first signal stops reading; what is staged is still uploaded.
-		// A second one stops the uploads too (the files stay staged).
-		upCtx, cancelUploads := context.WithCancel(context.Background())
-		defer cancelUploads()
-		go func() {
-			<-ctx.Done()
-			again := make(chan os.Signal, 1)
-			signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(again)
-			select {
-			case <-again:
-				cancelUploads()
-			case <-upCtx.Done():
-			}
-		}()
-		d, err := integ.Deliverer(upCtx, store.DeliverOptions{Logger: log})
-		if err != nil {
-			return err
-		}
-		// Files an earlier run staged go first.
-		if uploader, err = d.Start(upCtx, integ.StagingDir, 0); err != nil {
-			return err
-		}
-		onFile = func(fi lake.FileInfo) {
-			if err := uploader.Submit(upCtx, fi.Key, fi.Path); err != nil {
-				uploadMu.Lock()
-				uploadErr = errors.Join(uploadErr, err)
-				uploadMu.Unlock()
-			}
-		}
-	}
-	region, account := m.Plan.PartitionSlots()
-	w, err := lake.New(m.Plan.Root, lake.Options{
-		Dir: f.out, Source: f.source, Prefix: f.prefix,
-		RegionKey: f.regionKey, AccountKey: f.accountKey,
-		RollBytes: int64(f.rollSize), RollAge: f.rollAge,
-		TimeSlot: m.Plan.TimeSlot(), RegionSlot: region, AccountSlot: account,
-		DefaultRegion: f.defaultRegion, DefaultAccount: f.defaultAccount,
-		MaxBuffered: bufferBudget(int64(f.memory)),
-		OnFile:      onFile,
-	})
-	if err != nil {
-		return usageError{err}
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// Arrow buffers live on the Go heap, so with the default GOGC the
-		// heap would grow to twice them; the soft limit makes the collector
-		// run earlier instead.
-		// An eighth stays outside it: the merge reads spilled runs through
-		// memory maps, and their mapped pages count towards the process's
-		// memory but not the Go heap.
-		debug.SetMemoryLimit(int64(f.memory) - int64(f.memory)/8)
-	}
-	// The 5-minute roll must happen on an idle stream too.
-	ticker := time.NewTicker(5 * time.Second)
-	tickDone := make(chan struct{})
+	// A first signal stops reading; what was read is still written and
+	// uploaded. A second one stops the uploads too (the files stay staged).
+	closeCtx, cancelClose := context.WithCancel(context.Background())
+	defer cancelClose()
 	go func() {
-		defer close(tickDone)
-		for {
-			select {
-			case now := <-ticker.C:
-				w.Tick(now)
-			case <-ctx.Done():
-				return
-			case <-tickDone:
-				return
-			}
+		<-ctx.Done()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(again)
+		select {
+		case <-again:
+			cancelClose()
+		case <-closeCtx.Done():
 		}
 	}()
+	prog := newProgress(stderr, f.quiet)
+	d, err := m.NewDelivery(ctx, engine.DeliveryOptions{
+		Integration: integ, Dir: f.out, Source: f.source, Prefix: f.prefix,
+		RegionKey: f.regionKey, AccountKey: f.accountKey,
+		DefaultRegion: f.defaultRegion, DefaultAccount: f.defaultAccount,
+		RollBytes: int64(f.rollSize), RollAge: f.rollAge, Memory: int64(f.memory),
+		Validation: mode, Workers: f.workers, DeadLetters: f.dead,
+		Progress: prog.update,
+		Logger:   slog.New(slog.NewTextHandler(stderr, nil)),
+	})
+	var rerr *engine.RulesError
+	if errors.As(err, &rerr) {
+		for i := range rerr.Diags {
+			rerr.Diags[i].Source = sourceLineOf(rerr.Diags[i].Pos)
+		}
+		fmt.Fprint(stderr, rerr.Diags.Render())
+		return usageError{rerr}
+	}
+	var oerr *engine.OptionsError
+	if errors.As(err, &oerr) {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	setMemoryLimit(int64(f.memory))
 
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
@@ -215,37 +153,23 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	deadFile := &engine.DeadLetterFile{Path: f.dead}
-	prog := newProgress(stderr, f.quiet)
 	start := time.Now()
-	counts, runErr := m.Run(ctx, inputs(files, stdin), engine.Options{
-		Sink: lakeSink{w}, DeadLetters: deadFile, Filter: rules, Validation: mode, Workers: f.workers,
-		Progress: prog.update,
-	})
-	ticker.Stop()
-	stop() // ends the ticker goroutine; the writer still flushes below
-	<-tickDone
-	// Close writes every buffered partition, even after SIGINT/SIGTERM.
-	if err := w.Close(context.Background()); err != nil {
-		runErr = errors.Join(runErr, err)
-	}
-	deadFile.Close()
+	counts, runErr := d.Run(ctx, inputs(files, stdin))
+	stop()
+	rep, err := d.Close(closeCtx)
+	runErr = errors.Join(runErr, err)
 	prog.done()
-	stats := w.Stats()
-	fmt.Fprintln(stderr, summary(counts, time.Since(start), f.dead))
-	fmt.Fprintf(stderr, "files %d, %s, %d partitions under %s\n", stats.Files, humanBytes(stats.Bytes), stats.Partitions, filepath.Join(f.out, strings.Trim(f.prefixOr(), "/")))
+	fmt.Fprintln(stderr, summary(counts, time.Since(start), rep.DeadLetters))
+	fmt.Fprintf(stderr, "files %d, %s, %d partitions under %s\n", rep.Lake.Files, humanBytes(rep.Lake.Bytes), rep.Lake.Partitions, filepath.Join(rep.Dir, strings.Trim(rep.Prefix, "/")))
 	for rule, n := range counts.ByRule {
 		fmt.Fprintf(stderr, "rule %q exported %d\n", rule, n)
 	}
-	if uploader != nil {
-		report, err := uploader.Close()
-		uploadErr = errors.Join(uploadErr, err)
-		fmt.Fprintf(stderr, "delivered %d objects, %s to s3://%s/%s", report.Objects, humanBytes(report.Bytes), integ.Bucket, integ.KeyPrefix())
-		if report.Failed > 0 {
-			fmt.Fprintf(stderr, "; %d files failed and stay staged in %s for the next run", report.Failed, integ.StagingDir)
+	if integ != nil {
+		fmt.Fprintf(stderr, "delivered %d objects, %s to s3://%s/%s", rep.Uploaded.Objects, humanBytes(rep.Uploaded.Bytes), integ.Bucket, integ.KeyPrefix())
+		if rep.Uploaded.Failed > 0 {
+			fmt.Fprintf(stderr, "; %d files failed and stay staged in %s for the next run", rep.Uploaded.Failed, rep.Dir)
 		}
 		fmt.Fprintln(stderr)
-		runErr = errors.Join(runErr, uploadErr)
 	}
 	if runErr != nil {
 		return runErr
@@ -256,51 +180,16 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func (f *runFlags) prefixOr() string {
-	if f.prefix != "" {
-		return f.prefix
+// setMemoryLimit makes the Go runtime's soft limit an eighth less than the
+// memory a run aims for, unless GOMEMLIMIT is set. Arrow buffers live on
+// the Go heap, so with the default GOGC the heap would grow to twice them;
+// the soft limit makes the collector run earlier instead. The eighth stays
+// outside it: the merge reads spilled runs through memory maps, and their
+// mapped pages count towards the process's memory but not the Go heap.
+func setMemoryLimit(memory int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memory - memory/8)
 	}
-	return "ext/" + f.source
-}
-
-// lakeSink hands mapped records to the lake writer; a record without a
-// usable partition value is dead-lettered.
-type lakeSink struct{ w *lake.Writer }
-
-func (lakeSink) WantsJSON() bool { return false }
-
-func (s lakeSink) Write(r *engine.Result) error {
-	err := s.w.Write(&r.Rec)
-	var pe *lake.PartitionError
-	if errors.As(err, &pe) {
-		return &engine.RecordError{Code: "R405", Msg: pe.Error()}
-	}
-	return err
-}
-
-// compileRules compiles the integration's alert rules. With no rules every
-// alert is exported; with rules, only alerts an enabled rule matches.
-func compileRules(integ *store.Integration, stderr io.Writer) (*filter.Filter, error) {
-	if len(integ.Rules) == 0 {
-		return nil, nil
-	}
-	rules := make([]filter.Rule, len(integ.Rules))
-	for i, r := range integ.Rules {
-		rules[i] = filter.Rule{Name: r.Name, Enabled: r.Enabled, Scope: r.Scope, Pos: r.ScopePos}
-	}
-	f, diags := filter.Compile(rules)
-	if diags.HasErrors() {
-		for i := range diags {
-			diags[i].Source = sourceLineOf(diags[i].Pos)
-		}
-		fmt.Fprint(stderr, diags.Render())
-		return nil, usageError{fmt.Errorf("%s: alert rules: %d error(s)", integ.File, countErrors(diags))}
-	}
-	if f.Rules() == 0 {
-		// Every rule disabled: nothing would be exported. Say so loudly.
-		return f, usagef("%s: every alert rule is disabled: no alert would be exported", integ.File)
-	}
-	return f, nil
 }
 
 func sourceLineOf(p diag.Pos) string {

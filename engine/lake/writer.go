@@ -89,6 +89,12 @@ type Options struct {
 	Allocator memory.Allocator
 	// Now is the clock for roll ages and file names (default time.Now).
 	Now func() time.Time
+	// FileName, when set, names a partition's n-th file of this Writer
+	// (n from 0; keyDir as in FileInfo.Key) instead of a UUIDv7, without
+	// the ".parquet" extension. A delivery that replays the same records
+	// into a new Writer then rebuilds the same keys, and its upload
+	// overwrites the earlier objects instead of adding duplicates.
+	FileName func(keyDir string, n int) string
 	// NoSync skips the fsync before the rename. A process crash still never
 	// leaves a partial file under a final name; an OS crash might.
 	NoSync bool
@@ -131,6 +137,7 @@ type partition struct {
 	id     int32  // index in Writer.plist: the order of runs
 	dir    string // absolute directory
 	keyDir string // '/'-separated directory relative to Dir
+	files  int    // files written, for Options.FileName
 	made   bool   // dir exists
 	segs   []segment
 	rows   int64 // rows buffered (in memory or spilled)
@@ -730,6 +737,10 @@ func (w *Writer) writeFile(p *partition, batch arrow.RecordBatch) error {
 		return err
 	}
 	name := w.uuid.next(w.opts.Now()) + ".parquet"
+	if w.opts.FileName != nil {
+		name = w.opts.FileName(p.keyDir, p.files) + ".parquet"
+	}
+	p.files++
 	final := filepath.Join(p.dir, name)
 	return w.submit(fileJob{
 		batch: array.NewRecordBatch(w.layout.Schema(), batch.Columns()[:ncol], rows),

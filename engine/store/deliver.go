@@ -33,6 +33,9 @@ type DeliverOptions struct {
 	// Workers is how many files Deliver sends at once (default 4).
 	Workers int
 	Logger  *slog.Logger // default slog.Default()
+	// OnPut, when set, is told of every upload attempt: how long it took
+	// and its error (nil on success), for latency and error metrics.
+	OnPut func(took time.Duration, err error)
 }
 
 // Report counts one Deliver call or one Uploader's files.
@@ -116,6 +119,9 @@ func (d *Deliverer) upload(ctx context.Context, key, localPath string) (int64, b
 	for attempt := 1; ; attempt++ {
 		begin := time.Now()
 		n, err = d.dst.Put(ctx, key, localPath)
+		if d.o.OnPut != nil && !errors.Is(err, fs.ErrNotExist) {
+			d.o.OnPut(time.Since(begin), err)
+		}
 		if err == nil {
 			d.log.Debug("delivered", "key", key, "bytes", n, "took", time.Since(begin).Round(time.Millisecond))
 			break
