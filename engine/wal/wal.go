@@ -1,0 +1,564 @@
+package wal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+)
+
+// LSN numbers records: the first record ever appended to a log is 1, then 2,
+// 3 … across segments. Numbers are never reused, also across restarts: a
+// segment's file name is the LSN of its first record, so the numbering is
+// persisted without any metadata file.
+type LSN uint64
+
+// DefaultSegmentBytes is the segment size used when Options.SegmentBytes is 0.
+const DefaultSegmentBytes = 64 << 20
+
+// Options tune a Log. The zero value is ready to use.
+type Options struct {
+	// SegmentBytes is the size past which a new segment file is started
+	// (default DefaultSegmentBytes). Segments are the unit TruncateFront
+	// frees, so smaller ones give space back sooner. One Append is never
+	// split, so a segment holding a single large Append can be bigger.
+	SegmentBytes int64
+	// MaxBytes caps the bytes of all segments: Append returns ErrFull while
+	// the log (with appends in flight) is at or over it, which the service
+	// turns into 503 backpressure instead of growing without bound. 0 means
+	// no cap. SegmentBytes is lowered to MaxBytes/4 if above it: the segment
+	// being written is never removed, so a full log must hold most of its
+	// bytes in older segments for TruncateFront to free.
+	MaxBytes int64
+	// NoSync skips fdatasync and folder syncs. For tests and benchmarks
+	// only: a crash of the machine can lose acknowledged records.
+	NoSync bool
+}
+
+var (
+	// ErrFull is returned by Append while the log is at or over
+	// Options.MaxBytes; TruncateFront frees space.
+	ErrFull = errors.New("wal: log full")
+	// ErrClosed is returned by calls on a closed Log.
+	ErrClosed = errors.New("wal: log closed")
+	// ErrCorrupt is wrapped by errors about damaged records that Open cannot
+	// cut away (they are not at the tail of the last segment) or that Read
+	// finds.
+	ErrCorrupt = errors.New("wal: corrupt segment")
+	// ErrRecord is returned by Append for an empty record or one over
+	// MaxRecordBytes; nothing of that call is written.
+	ErrRecord = errors.New("wal: record empty or over MaxRecordBytes")
+	// ErrLocked is returned by Open when another Log holds the folder.
+	ErrLocked = errors.New("wal: folder locked")
+)
+
+// Repair describes the torn or corrupt tail Open cut off the last segment.
+type Repair struct {
+	Segment string // path of the segment that was cut
+	Offset  int64  // its new size: the end of the last complete Append
+	Dropped int64  // bytes removed
+	Reason  string // what was found at the cut
+}
+
+// Stats is a snapshot of a Log's size and activity.
+type Stats struct {
+	Bytes    int64  // bytes of all segments on disk
+	Segments int    // segment files
+	Records  uint64 // records held: Next - First
+	First    LSN    // oldest record held
+	Next     LSN    // LSN after the newest durable record
+	Appends  uint64 // Append calls made durable since Open
+	Written  uint64 // records made durable since Open
+	Writes   uint64 // commits since Open: one write call (one per segment touched) for any number of Appends
+	Syncs    uint64 // data fdatasyncs since Open (0 with NoSync); Syncs/Appends shows the group commit at work
+}
+
+// request is one Append waiting for the writer.
+type request struct {
+	recs        [][]byte
+	size        int64 // encoded bytes
+	first, last LSN
+	err         error
+	done        chan struct{}
+}
+
+// Log is a write-ahead log in a folder. All methods are safe for concurrent
+// use.
+type Log struct {
+	dir  string
+	opt  Options
+	lock *os.File
+
+	truncMu sync.Mutex // serializes TruncateFront's file removals
+
+	mu           sync.Mutex
+	wake         *sync.Cond // the writer waits here for pending requests
+	segs         []*segment // in LSN order; the last one is written
+	pending      []*request
+	pendingBytes int64
+	bytes        int64
+	durable      LSN           // LSN after the last durable record
+	notify       chan struct{} // closed and replaced whenever durable grows
+	closed       bool
+	err          error // sticky: after a failed write or sync the log accepts nothing
+	repaired     *Repair
+	stats        Stats
+
+	closeCh    chan struct{}
+	writerDone chan struct{}
+
+	// Owned by the writer goroutine (and Open before it starts).
+	act   *segment
+	wf    *os.File
+	nextW LSN
+	buf   []byte
+
+	// Test hooks, set right after Open: between a chunk's write and its sync,
+	// and after the sync before readers see it.
+	afterWrite func()
+	afterSync  func(next LSN)
+}
+
+// Open opens the log in dir, creating the folder and a first segment if
+// needed. It reads every segment: a torn or corrupt tail of the last one
+// (what a crash leaves) is cut at the end of the last complete Append and
+// reported by Repaired; damage anywhere else is an error wrapping ErrCorrupt.
+func Open(dir string, o Options) (*Log, error) {
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.MaxBytes > 0 {
+		o.SegmentBytes = max(1, min(o.SegmentBytes, o.MaxBytes/4))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	l := &Log{
+		dir:        dir,
+		opt:        o,
+		lock:       lock,
+		notify:     make(chan struct{}),
+		closeCh:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	l.wake = sync.NewCond(&l.mu)
+	if err := l.load(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// load reads the segments found in the folder (or creates the first one) and
+// opens the last one for writing.
+func (l *Log) load() error {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	var firsts []LSN
+	for _, e := range entries {
+		if first, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
+			firsts = append(firsts, first)
+		}
+	}
+	slices.Sort(firsts)
+	if len(firsts) == 0 {
+		l.nextW, l.durable = 1, 1
+		return l.roll()
+	}
+	for i, first := range firsts {
+		s := &segment{first: first, path: segPath(l.dir, first)}
+		if s.rf, err = os.Open(s.path); err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+		l.segs = append(l.segs, s) // now closed by closeFiles on error
+		res, err := scanSegment(s.rf)
+		if err != nil {
+			return fmt.Errorf("wal: read %s: %w", s.path, err)
+		}
+		last := i == len(firsts)-1
+		if res.problem != nil && !last {
+			return fmt.Errorf("%w: %s %v (only the last segment can have a torn tail)", ErrCorrupt, s.path, res.problem)
+		}
+		if i > 0 {
+			if prev := l.segs[i-1]; prev.next() != first {
+				return fmt.Errorf("%w: %s ends before LSN %d but the next segment starts at %d", ErrCorrupt, prev.path, prev.next(), first)
+			}
+		}
+		s.size, s.count, s.index = res.good, res.count, res.index
+		l.bytes += s.size
+		if !last {
+			continue
+		}
+		if l.wf, err = os.OpenFile(s.path, os.O_RDWR, 0); err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+		if res.good < res.size {
+			// Cut before the writer appends after the good prefix: leftover
+			// bytes past new records would read as garbage on the next Open.
+			if err := l.wf.Truncate(res.good); err != nil {
+				return fmt.Errorf("wal: repair %s: %w", s.path, err)
+			}
+			if err := l.sync(l.wf); err != nil {
+				return fmt.Errorf("wal: repair %s: %w", s.path, err)
+			}
+			l.repaired = &Repair{Segment: s.path, Offset: res.good, Dropped: res.size - res.good, Reason: res.problem.Error()}
+		}
+		l.act = s
+	}
+	l.nextW = l.act.next()
+	l.durable = l.nextW
+	return nil
+}
+
+func (l *Log) sync(f *os.File) error {
+	if l.opt.NoSync {
+		return nil
+	}
+	return datasync(f)
+}
+
+// Repaired reports the tail Open cut off the last segment, or nil if the log
+// was clean. The caller logs it: records there were never acknowledged.
+func (l *Log) Repaired() *Repair { return l.repaired }
+
+// Append writes recs as consecutive records and returns their LSNs once they
+// are durable (written and synced). Concurrent calls are committed together
+// with one write and one sync. All records of a call land in one segment, and
+// after a crash either all of them are in the log or none.
+//
+// The caller must not modify recs until Append returns. With no records it
+// returns (0, 0, nil). When ctx ends before the writer has taken the call,
+// nothing is written and ctx's error is returned; once taken, Append waits for
+// the sync (a few milliseconds). An I/O error makes the log refuse all later
+// appends: what reached the disk is then decided by the next Open.
+func (l *Log) Append(ctx context.Context, recs ...[]byte) (first, last LSN, err error) {
+	if len(recs) == 0 {
+		return 0, 0, nil
+	}
+	var size int64
+	for _, r := range recs {
+		if len(r) == 0 || len(r) > MaxRecordBytes {
+			return 0, 0, ErrRecord
+		}
+		size += headerSize + int64(len(r))
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	req := &request{recs: recs, size: size, done: make(chan struct{})}
+	l.mu.Lock()
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		return 0, 0, ErrClosed
+	case l.err != nil:
+		err := l.err
+		l.mu.Unlock()
+		return 0, 0, err
+	case l.opt.MaxBytes > 0 && l.bytes+l.pendingBytes >= l.opt.MaxBytes:
+		l.mu.Unlock()
+		return 0, 0, ErrFull
+	}
+	l.pending = append(l.pending, req)
+	l.pendingBytes += size
+	l.wake.Signal()
+	l.mu.Unlock()
+
+	select {
+	case <-req.done:
+	case <-ctx.Done():
+		l.mu.Lock()
+		if i := slices.Index(l.pending, req); i >= 0 {
+			l.pending = slices.Delete(l.pending, i, i+1)
+			l.pendingBytes -= size
+			l.mu.Unlock()
+			return 0, 0, ctx.Err()
+		}
+		l.mu.Unlock()
+		<-req.done
+	}
+	return req.first, req.last, req.err
+}
+
+// run is the single writer: it takes every pending request at once and
+// commits them together, so requests arriving during one sync share the next.
+func (l *Log) run() {
+	defer close(l.writerDone)
+	var batch []*request
+	for {
+		l.mu.Lock()
+		for len(l.pending) == 0 && !l.closed {
+			l.wake.Wait()
+		}
+		if len(l.pending) == 0 { // closed and drained
+			l.mu.Unlock()
+			return
+		}
+		batch, l.pending = l.pending, batch[:0]
+		err := l.err
+		l.mu.Unlock()
+		if err == nil {
+			err = l.commit(batch)
+		}
+		if err != nil {
+			l.fail(batch, err)
+		}
+		clear(batch) // let finished requests and their records be collected
+	}
+}
+
+// commit writes batch, rolling to a new segment where the next request
+// would take the current one past SegmentBytes. Requests are acknowledged
+// as each segment's part is synced; on error the requests not yet
+// acknowledged are left for fail.
+func (l *Log) commit(batch []*request) error {
+	buf := l.buf[:0]
+	defer func() { l.buf = buf[:0] }()
+	var (
+		start int     // first request of the current chunk
+		marks []int64 // index marks of the chunk
+		recs  uint64
+	)
+	for i, req := range batch {
+		used := l.act.size + int64(len(buf))
+		if used > 0 && used+req.size > l.opt.SegmentBytes {
+			if len(buf) > 0 {
+				if err := l.flush(batch[start:i], buf, marks, recs); err != nil {
+					return err
+				}
+				start, buf, marks, recs = i, buf[:0], marks[:0], 0
+			}
+			if err := l.roll(); err != nil {
+				return err
+			}
+		}
+		req.first = l.nextW
+		for j, r := range req.recs {
+			if uint64(l.nextW-l.act.first)%indexEvery == 0 {
+				marks = append(marks, l.act.size+int64(len(buf)))
+			}
+			buf = appendRecord(buf, r, j < len(req.recs)-1)
+			l.nextW++
+			recs++
+		}
+		req.last = l.nextW - 1
+	}
+	return l.flush(batch[start:], buf, marks, recs)
+}
+
+// flush writes and syncs one chunk into the active segment, publishes it to
+// readers, and wakes its callers.
+func (l *Log) flush(reqs []*request, buf []byte, marks []int64, recs uint64) error {
+	if _, err := l.wf.WriteAt(buf, l.act.size); err != nil {
+		return fmt.Errorf("wal: write %s: %w", l.act.path, err)
+	}
+	if l.afterWrite != nil {
+		l.afterWrite()
+	}
+	if err := l.sync(l.wf); err != nil {
+		return fmt.Errorf("wal: sync %s: %w", l.act.path, err)
+	}
+	if l.afterSync != nil {
+		l.afterSync(l.nextW)
+	}
+	var bytes int64
+	for _, r := range reqs {
+		bytes += r.size
+	}
+	l.mu.Lock()
+	l.act.size += int64(len(buf))
+	l.act.count += recs
+	l.act.index = append(l.act.index, marks...)
+	l.bytes += int64(len(buf))
+	l.pendingBytes -= bytes
+	l.durable = l.nextW
+	l.stats.Appends += uint64(len(reqs))
+	l.stats.Written += recs
+	l.stats.Writes++
+	if !l.opt.NoSync {
+		l.stats.Syncs++
+	}
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.mu.Unlock()
+	for _, r := range reqs {
+		close(r.done)
+		// Mark as acknowledged so fail (after a later chunk's error) skips it.
+		r.recs = nil
+	}
+	return nil
+}
+
+// fail ends the log's writing life: the state of a file after a failed write
+// or sync is unknown (a retried fsync can report success for lost pages), so
+// the remaining requests and all later ones get the error, and the next
+// Open decides from what is on disk.
+func (l *Log) fail(batch []*request, err error) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.err = err
+	}
+	rest := l.pending
+	l.pending = nil
+	l.pendingBytes = 0
+	close(l.notify) // wake Wait callers so they see the error
+	l.notify = make(chan struct{})
+	l.mu.Unlock()
+	for _, r := range append(batch, rest...) {
+		if r.recs == nil {
+			continue // already acknowledged
+		}
+		r.first, r.last, r.err = 0, 0, err
+		close(r.done)
+	}
+}
+
+// roll starts a new segment at nextW. The folder is synced before any record
+// goes into the file, so an acknowledged record is never in a file whose name
+// a crash could lose.
+func (l *Log) roll() error {
+	s := &segment{first: l.nextW, path: segPath(l.dir, l.nextW)}
+	wf, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("wal: new segment: %w", err)
+	}
+	if s.rf, err = os.Open(s.path); err != nil {
+		wf.Close()
+		return fmt.Errorf("wal: new segment: %w", err)
+	}
+	if !l.opt.NoSync {
+		if err := syncDir(l.dir); err != nil {
+			wf.Close()
+			s.rf.Close()
+			return fmt.Errorf("wal: new segment: %w", err)
+		}
+	}
+	if l.wf != nil {
+		l.wf.Close() // its data is synced; a close error cannot lose it
+	}
+	l.wf, l.act = wf, s
+	l.mu.Lock()
+	l.segs = append(l.segs, s)
+	l.mu.Unlock()
+	return nil
+}
+
+// TruncateFront removes the oldest segments whose records are all below
+// before, never the segment being written. It is how delivered records give
+// their space back toward MaxBytes; records at or after before are kept, and
+// so may some below it that share a segment with them.
+func (l *Log) TruncateFront(before LSN) error {
+	l.truncMu.Lock()
+	defer l.truncMu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	n := 0
+	for n+1 < len(l.segs) && l.segs[n+1].first <= before {
+		n++
+	}
+	victims := slices.Clone(l.segs[:n])
+	l.segs = slices.Delete(l.segs, 0, n)
+	for _, s := range victims {
+		l.bytes -= s.size
+		s.dead = true
+		if s.refs == 0 {
+			s.rf.Close()
+		}
+	}
+	l.mu.Unlock()
+	// Oldest first, each removal synced before the next: a crash then leaves
+	// a contiguous run of segments, so Open can treat any gap as damage.
+	for _, s := range victims {
+		if err := os.Remove(s.path); err != nil {
+			return fmt.Errorf("wal: remove %s: %w", s.path, err)
+		}
+		if !l.opt.NoSync {
+			if err := syncDir(l.dir); err != nil {
+				return fmt.Errorf("wal: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// First returns the LSN of the oldest record held, equal to Next when the log
+// is empty.
+func (l *Log) First() LSN {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.segs[0].first
+}
+
+// Next returns the LSN after the newest durable record: the LSN the next
+// Append gets when none is in flight.
+func (l *Log) Next() LSN {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.durable
+}
+
+// Stats returns a snapshot of the log's size and counters. The accept time
+// of the oldest undelivered record is the caller's to keep: the log cannot
+// tell delivered records from undelivered ones.
+func (l *Log) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stats
+	st.Bytes = l.bytes
+	st.Segments = len(l.segs)
+	st.First = l.segs[0].first
+	st.Next = l.durable
+	st.Records = uint64(st.Next - st.First)
+	return st
+}
+
+// Close waits for appends in flight to be committed, then closes the files.
+// It returns the error that stopped the writer, if any. Later calls return
+// ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	close(l.closeCh)
+	l.wake.Broadcast()
+	l.mu.Unlock()
+	<-l.writerDone
+	l.closeFiles()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// closeFiles closes the writer's file, the read handles not in use by a Read
+// (the last Read out closes the others) and the folder lock.
+func (l *Log) closeFiles() {
+	if l.wf != nil {
+		l.wf.Close()
+	}
+	l.mu.Lock()
+	for _, s := range l.segs {
+		s.dead = true
+		if s.refs == 0 && s.rf != nil {
+			s.rf.Close()
+		}
+	}
+	l.mu.Unlock()
+	if l.lock != nil {
+		l.lock.Close() // releases the flock
+	}
+}
