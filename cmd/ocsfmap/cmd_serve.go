@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/lake"
+	"github.com/ocsfmap/ocsfmap/engine/service"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run integrations as a service: HTTP ingest behind a write-ahead log, exactly-once delivery, status and metrics", run: runServe})
+}
+
+// pathList is a repeatable flag.
+type pathList []string
+
+func (p *pathList) String() string     { return strings.Join(*p, ",") }
+func (p *pathList) Set(s string) error { *p = append(*p, s); return nil }
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "-c PATH [-c PATH…] [flags]", stderr)
+	var paths pathList
+	fs.Var(&paths, "c", "integration `file` or folder of them (repeatable)")
+	listen := fs.String("listen", "127.0.0.1:8470", "address to listen on")
+	data := fs.String("data", "ocsfmap-data", "`folder` for the write-ahead logs, staging, state and dead letters")
+	rollSize := byteSize(lake.DefaultRollBytes)
+	fs.Var(&rollSize, "roll-size", "cut files when the alerts waiting reach `SIZE`")
+	rollAge := fs.Duration("roll-age", lake.DefaultRollAge, "cut files when the oldest alert waiting is this old")
+	maxBody := byteSize(16 << 20)
+	fs.Var(&maxBody, "max-body", "request body limit, compressed or not (`SIZE`)")
+	maxLog := byteSize(4 << 30)
+	fs.Var(&maxLog, "max-log", "write-ahead log cap per integration (`SIZE`); over it ingest answers 503 with Retry-After")
+	memory := byteSize(engine.DefaultMemory)
+	fs.Var(&memory, "memory", "memory a delivery aims to stay within (`SIZE`)")
+	tokenFile := fs.String("ingest-token-file", "", "`file` of ingest tokens, one a line (or OCSFMAP_INGEST_TOKEN, comma-separated)")
+	logFormat := fs.String("log-format", "text", "text | json")
+	drainTimeout := fs.Duration("drain-timeout", 10*time.Minute, "on SIGTERM, how long to deliver what was accepted before exiting anyway (the log keeps the rest)")
+	noSync := fs.Bool("unsafe-no-fsync", false, "benchmarks only: acknowledge alerts without fsync (a crash may lose them)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return usagef("give -c PATH: an integration file or a folder of them")
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	switch *logFormat {
+	case "text":
+	case "json":
+		handler = slog.NewJSONHandler(stderr, nil)
+	default:
+		return usagef("--log-format must be text or json, not %q", *logFormat)
+	}
+	log := slog.New(handler)
+	tokens, err := readTokens(os.Getenv("OCSFMAP_INGEST_TOKEN"), *tokenFile)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(tokens) == 0 {
+		return usagef("no ingest token: set OCSFMAP_INGEST_TOKEN (comma-separated) or --ingest-token-file")
+	}
+	setMemoryLimit(int64(memory))
+
+	svc, err := service.New(service.Config{
+		Paths: paths, DataDir: *data,
+		RollBytes: int64(rollSize), RollAge: *rollAge,
+		Memory: int64(memory), MaxBody: int64(maxBody), MaxLogBytes: int64(maxLog),
+		IngestTokens: tokens, NoSync: *noSync, Logger: log,
+	})
+	if err != nil {
+		var ce *service.ConfigError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, err)
+			return usagef("configuration errors")
+		}
+		return usageError{err}
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		svc.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           svc.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // a 16 MiB body on a slow link
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	if err := svc.Start(); err != nil {
+		svc.Close()
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving", "listen", ln.Addr().String(), "data", *data, "integrations", len(svc.Statuses()))
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-served:
+			svc.Close()
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				if err := svc.Reload(context.Background()); err != nil {
+					log.Error("reload: some integrations keep their previous configuration", "err", err)
+				}
+				continue
+			}
+			return drain(svc, srv, sigs, *drainTimeout, log)
+		}
+	}
+}
+
+// drain stops accepting (ingest answers 503), delivers what was accepted,
+// then stops the server. A second signal stops at once: the log keeps what
+// is not delivered, and the next start replays it.
+func drain(svc *service.Service, srv *http.Server, sigs <-chan os.Signal, timeout time.Duration, log *slog.Logger) error {
+	log.Info("stopping: ingest closed, delivering what was accepted")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	go func() {
+		for sig := range sigs {
+			if sig != syscall.SIGHUP {
+				log.Warn("second signal: stopping now; undelivered alerts stay in the log")
+				cancel()
+				return
+			}
+		}
+	}()
+	err := svc.Drain(ctx)
+	shut, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShut()
+	srv.Shutdown(shut)
+	if ctx.Err() != nil {
+		return exitError{1}
+	}
+	log.Info("stopped")
+	return err
+}
+
+// readTokens takes tokens from a comma-separated list and from a file with
+// one a line; blank lines and lines starting with # are skipped.
+func readTokens(env, file string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(env, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--ingest-token-file: %w", err)
+		}
+		for _, t := range strings.Split(string(b), "\n") {
+			if t = strings.TrimSpace(t); t != "" && !strings.HasPrefix(t, "#") {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,263 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/store"
+	"github.com/ocsfmap/ocsfmap/engine/wal"
+)
+
+// maxKeyLen bounds an Idempotency-Key.
+const maxKeyLen = 256
+
+// retryAfter is what a client is told to wait when the log is full or the
+// service is stopping.
+const retryAfter = "5"
+
+// Handler serves the HTTP API (docs/serve.md):
+//
+//	POST /v1/integrations/{name}/alerts           ingest (Bearer token)
+//	GET  /v1/integrations, /v1/integrations/{name} status (Bearer token)
+//	POST /v1/integrations/{name}/test-connection   Test Connection (Bearer token)
+//	GET  /healthz, /readyz, /metrics
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/integrations/{name}/alerts", s.auth(s.ingest))
+	mux.Handle("GET /v1/integrations", s.auth(s.list))
+	mux.Handle("GET /v1/integrations/{name}", s.auth(s.one))
+	mux.Handle("POST /v1/integrations/{name}/test-connection", s.auth(s.testConnection))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "alive"}) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", s.met.handler())
+	return mux
+}
+
+// auth lets a request through only with a valid Bearer token; nothing is
+// read or written for one without.
+func (s *Service) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !validToken(strings.TrimSpace(token), s.cfg.IngestTokens) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ocsfmap"`)
+			writeError(w, http.StatusUnauthorized, "a valid ingest token is required (Authorization: Bearer TOKEN)")
+			return
+		}
+		h(w, r)
+	})
+}
+
+// IngestResponse is the 202's body.
+type IngestResponse struct {
+	Integration string `json:"integration"`
+	Accepted    int    `json:"accepted"`
+	Rejected    int    `json:"rejected"`
+	// Replayed: the Idempotency-Key was accepted before; nothing new was ingested.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
+	begin := time.Now()
+	in := s.lookup(r.PathValue("name"))
+	if in == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no integration named %q", r.PathValue("name")))
+		return
+	}
+	if !s.Accepting() {
+		w.Header().Set("Retry-After", retryAfter)
+		writeError(w, http.StatusServiceUnavailable, "the service is stopping; retry against the next instance")
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxKeyLen {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key longer than %d bytes", maxKeyLen))
+		return
+	}
+	if key != "" {
+		prev, done := in.keys.begin(key)
+		if done {
+			writeJSON(w, http.StatusAccepted, IngestResponse{Integration: in.name, Accepted: prev.Accepted, Rejected: prev.Rejected, Replayed: true})
+			return
+		}
+	}
+	resp, status, err := s.accept(r, w, in, key)
+	if key != "" {
+		in.keys.finish(key, response{Accepted: resp.Accepted, Rejected: resp.Rejected}, status == http.StatusAccepted)
+	}
+	s.met.observeIngest(in.name, status, time.Since(begin))
+	if err != nil {
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		writeError(w, status, err.Error())
+		return
+	}
+	writeJSON(w, status, resp)
+}
+
+// accept reads, splits and logs one request; the status says how it went.
+func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration, key string) (IngestResponse, int, error) {
+	body, err := readBody(w, r, s.cfg.MaxBody)
+	if errors.Is(err, errTooLarge) {
+		return IngestResponse{}, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes (--max-body)", s.cfg.MaxBody)
+	}
+	if err != nil {
+		return IngestResponse{}, http.StatusBadRequest, err
+	}
+	ndjson, alerts, rejected, err := splitAlerts(body, make([]byte, 0, len(body)+1))
+	if err != nil {
+		return IngestResponse{}, http.StatusBadRequest, err
+	}
+	now := time.Now()
+	b := &batch{key: key, accepted: now, alerts: alerts, rejected: len(rejected), ndjson: ndjson}
+	if alerts > 0 || key != "" {
+		if err := in.accept(r.Context(), b); err != nil {
+			if errors.Is(err, wal.ErrFull) {
+				return IngestResponse{}, http.StatusServiceUnavailable, errors.New("the write-ahead log is full: delivery is behind; retry later")
+			}
+			msg := err.Error()
+			in.walErr.Store(&msg)
+			in.log.Error("cannot write the write-ahead log", "err", err)
+			return IngestResponse{}, http.StatusServiceUnavailable, errors.New("alerts not accepted: the write-ahead log cannot be written")
+		}
+		in.walErr.Store(nil)
+	} else {
+		in.rejected.Add(int64(len(rejected)))
+	}
+	in.keepRecent(now, ndjson)
+	for _, rj := range rejected {
+		d := &engine.DeadLetter{Input: "POST " + r.URL.Path, Line: rj.line, Code: "R400", Reason: rj.reason}
+		d.SetRaw(rj.raw)
+		if err := in.rejects.Write(d); err != nil {
+			in.log.Error("cannot write a dead letter", "err", err)
+		}
+	}
+	return IngestResponse{Integration: in.name, Accepted: alerts, Rejected: len(rejected)}, http.StatusAccepted, nil
+}
+
+// keepRecent keeps the last few alerts of a request for the console.
+func (in *integration) keepRecent(at time.Time, ndjson []byte) {
+	const perRequest = 5
+	lines := 0
+	for end := len(ndjson); end > 0 && lines < perRequest; lines++ {
+		start := strings.LastIndexByte(string(ndjson[:end-1]), '\n') + 1
+		in.recent.add(at, ndjson[start:end-1])
+		end = start
+	}
+}
+
+func (s *Service) list(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"integrations": s.Statuses()})
+}
+
+func (s *Service) one(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.Status(r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no integration named %q", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// ConnectionResult is a Test Connection's outcome, in words: the checks
+// that passed, and the failure with its kind (role-refused, no-such-bucket,
+// wrong-region, access-denied, unreachable …). It holds no credential.
+type ConnectionResult struct {
+	Time  time.Time `json:"time"`
+	OK    bool      `json:"ok"`
+	Steps []string  `json:"steps"`
+	Error string    `json:"error,omitempty"`
+	Kind  string    `json:"kind,omitempty"`
+}
+
+// CheckConnection runs `ocsfmap connect`'s checks against o: assume the
+// role with the External ID, reach the bucket in its region, and with
+// writeProbe put and delete a small object under prefix.
+func CheckConnection(ctx context.Context, o store.S3Options, prefix string, writeProbe bool) (ConnectionResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res := ConnectionResult{Time: time.Now().UTC()}
+	dst, err := store.NewS3(ctx, o)
+	if err == nil {
+		var rep store.ConnectReport
+		rep, err = dst.Connect(ctx, prefix, writeProbe)
+		res.Steps = rep.Steps
+	}
+	res.OK = err == nil
+	if err != nil {
+		res.Error = err.Error()
+		if k := store.KindOf(err); k != 0 {
+			res.Kind = k.String()
+		}
+	}
+	return res, err
+}
+
+// TestConnection checks the named integration's connection and records the
+// outcome in its status, as the Integrations page's Test Connection does.
+func (s *Service) TestConnection(ctx context.Context, name string, writeProbe bool) (ConnectionResult, error) {
+	in := s.lookup(name)
+	if in == nil {
+		return ConnectionResult{}, fmt.Errorf("no integration named %q", name)
+	}
+	integ := in.cfg.Load().integ
+	res, err := CheckConnection(ctx, integ.S3Options(), integ.KeyPrefix(), writeProbe)
+	if rerr := store.RecordCheck(integ.StateDir, err); rerr != nil {
+		in.log.Warn("could not record the connection test", "err", rerr)
+	}
+	return res, nil
+}
+
+func (s *Service) testConnection(w http.ResponseWriter, r *http.Request) {
+	if s.lookup(r.PathValue("name")) == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no integration named %q", r.PathValue("name")))
+		return
+	}
+	check, err := s.TestConnection(r.Context(), r.PathValue("name"), r.URL.Query().Get("write_probe") == "true")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, check)
+}
+
+// ready: every log writable and every integration loaded.
+func (s *Service) ready(w http.ResponseWriter, _ *http.Request) {
+	var problems []string
+	if !s.Accepting() {
+		problems = append(problems, "stopping")
+	}
+	for _, n := range s.names() {
+		in := s.lookup(n)
+		if msg := in.walErr.Load(); msg != nil {
+			problems = append(problems, fmt.Sprintf("%s: write-ahead log: %s", n, *msg))
+		}
+		if msg := in.configErr.Load(); msg != nil {
+			problems = append(problems, fmt.Sprintf("%s: configuration not reloaded (the previous one runs)", n))
+		}
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,136 @@
+package service
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// errTooLarge is a body over the size limit, compressed or not.
+var errTooLarge = errors.New("request body too large")
+
+// readBody reads the request body, gunzipping it when it says so, up to
+// max bytes either way (a small gzip body must not inflate past the limit).
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	var src io.Reader = body
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, tooLargeOr(err, "gzip body")
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", r.Header.Get("Content-Encoding"))
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= max {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(src, max+1))
+	if err != nil {
+		return nil, tooLargeOr(err, "body")
+	}
+	if n > max {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+func tooLargeOr(err error, what string) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errTooLarge
+	}
+	return fmt.Errorf("read %s: %w", what, err)
+}
+
+// rejection is one part of a request that is not an alert.
+type rejection struct {
+	line   int // 1-based line of the body (the element's index for an array)
+	reason string
+	raw    []byte
+}
+
+// splitAlerts finds the alerts of a body: NDJSON, a JSON array of objects,
+// or one object (which may span lines). Each alert is appended to ndjson
+// compacted onto one line; what is not a JSON object is returned as a
+// rejection. An array that is not valid JSON cannot be split and fails whole.
+func splitAlerts(body []byte, ndjson []byte) (out []byte, alerts int, rejected []rejection, err error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return ndjson, 0, nil, nil
+	}
+	switch {
+	case trimmed[0] == '[':
+		var elems []json.RawMessage
+		if err := json.Unmarshal(trimmed, &elems); err != nil {
+			return ndjson, 0, nil, fmt.Errorf("the body starts a JSON array but is not valid JSON: %v", err)
+		}
+		for i, e := range elems {
+			e = bytes.TrimSpace(e)
+			if len(e) == 0 || e[0] != '{' {
+				rejected = append(rejected, rejection{line: i + 1, reason: "array element is not a JSON object", raw: e})
+				continue
+			}
+			ndjson = appendCompact(ndjson, e)
+			alerts++
+		}
+		return ndjson, alerts, rejected, nil
+	case trimmed[0] == '{' && bytes.IndexByte(trimmed, '\n') > 0 && json.Valid(trimmed):
+		// One object over several lines (NDJSON of two objects is not valid JSON as a whole).
+		return appendCompact(ndjson, trimmed), 1, nil, nil
+	}
+	line := 0
+	for len(body) > 0 {
+		line++
+		var l []byte
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			l, body = body[:i], body[i+1:]
+		} else {
+			l, body = body, nil
+		}
+		l = bytes.TrimSpace(l)
+		switch {
+		case len(l) == 0:
+		case l[0] != '{':
+			rejected = append(rejected, rejection{line: line, reason: "not a JSON object", raw: l})
+		case !json.Valid(l):
+			rejected = append(rejected, rejection{line: line, reason: "not valid JSON: " + syntaxError(l), raw: l})
+		default:
+			ndjson = append(append(ndjson, l...), '\n')
+			alerts++
+		}
+	}
+	return ndjson, alerts, rejected, nil
+}
+
+func appendCompact(dst, obj []byte) []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, obj); err != nil {
+		return append(append(dst, obj...), '\n') // unreachable: obj is valid JSON
+	}
+	return append(append(dst, b.Bytes()...), '\n')
+}
+
+// syntaxError says where a line stops being JSON.
+func syntaxError(l []byte) string {
+	var v any
+	err := json.Unmarshal(l, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "invalid"
+}
