@@ -33,7 +33,9 @@ func (s *Service) Handler() http.Handler {
 	mux.Handle("GET /v1/integrations", s.auth(s.list))
 	mux.Handle("GET /v1/integrations/{name}", s.auth(s.one))
 	mux.Handle("POST /v1/integrations/{name}/test-connection", s.auth(s.testConnection))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "alive"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", s.met.handler())
 	return mux

@@ -95,10 +95,10 @@ func openIntegration(s *Service, file string, l *loaded) (*integration, error) {
 	dir := filepath.Join(s.cfg.DataDir, name)
 	in := &integration{
 		name: name, file: file, dir: dir, s: s,
-		log:    s.log.With("integration", name),
+		log:     s.log.With("integration", name),
 		recent:  newRing(recentAlerts),
 		rejects: &engine.DeadLetterFile{Path: filepath.Join(dir, "rejected.ndjson")},
-		wake:   make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 	}
 	in.setPaths(l)
 	in.cfg.Store(l)
