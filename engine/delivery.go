@@ -124,6 +124,10 @@ type DeliveryReport struct {
 	Dir         string       // where the files were written (the staging folder with an integration)
 	Prefix      string       // the key prefix under Dir
 	DeadLetters string       // the dead-letter file
+	// FilesWritten: every record read is in a finished file or a dead
+	// letter. With an error and FilesWritten, only uploads failed: the
+	// files are staged, and uploading them again completes the delivery.
+	FilesWritten bool
 }
 
 // NewDelivery prepares a delivery of m's records. With an integration it
@@ -291,9 +295,8 @@ func (d *Delivery) Close(ctx context.Context) (DeliveryReport, error) {
 		}
 	}()
 	// Close writes every buffered partition, even after ctx is done.
-	err := d.w.Close(context.Background())
-	err = errors.Join(err, d.dead.Close())
-	rep := DeliveryReport{Lake: d.w.Stats(), Dir: d.out, Prefix: d.prefix, DeadLetters: d.o.DeadLetters}
+	err := errors.Join(d.w.Close(context.Background()), d.dead.Close())
+	rep := DeliveryReport{Lake: d.w.Stats(), Dir: d.out, Prefix: d.prefix, DeadLetters: d.o.DeadLetters, FilesWritten: err == nil}
 	if d.uploader != nil {
 		up, uerr := d.uploader.Close()
 		rep.Uploaded = up

@@ -32,7 +32,7 @@ const serveToken = "serve-test-ingest-token-0123456789"
 // serveFixture is a fake Security Lake, an integration file pointing at it,
 // and `ocsfmap serve` processes started (and killed) against it.
 type serveFixture struct {
-	t      *testing.T
+	t      testing.TB
 	lake   *fakeLake
 	bucket string
 	dir    string // the integration file's folder
@@ -45,7 +45,7 @@ type serveFixture struct {
 	logMu  *sync.Mutex
 }
 
-func newServeFixture(t *testing.T, rules string, extra ...string) *serveFixture {
+func newServeFixture(t testing.TB, rules string, extra ...string) *serveFixture {
 	t.Helper()
 	const (
 		region = "us-east-2"
@@ -216,7 +216,7 @@ func (f *serveFixture) bucketUIDs() (map[string]int, int) {
 	return uids, len(objs)
 }
 
-func findingUIDs(t *testing.T, parquet []byte) []string {
+func findingUIDs(t testing.TB, parquet []byte) []string {
 	t.Helper()
 	rdr, err := file.NewParquetReader(bytes.NewReader(parquet))
 	if err != nil {
@@ -281,7 +281,7 @@ func isDone(c <-chan struct{}) bool {
 	}
 }
 
-func alertUIDs(t *testing.T, ndjson []byte) []string {
+func alertUIDs(t testing.TB, ndjson []byte) []string {
 	var out []string
 	for _, l := range bytes.Split(bytes.TrimSpace(ndjson), []byte("\n")) {
 		var a struct {

@@ -18,7 +18,7 @@ type fakeLake struct {
 	env map[string]string
 }
 
-func startFakeLake(t *testing.T, region, bucket, role, extID, account, writerKey, writerSecret string) *fakeLake {
+func startFakeLake(t testing.TB, region, bucket, role, extID, account, writerKey, writerSecret string) *fakeLake {
 	t.Helper()
 	srv, err := s3test.Start(t.TempDir(), region)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -52,7 +51,6 @@ type integration struct {
 	mu      sync.Mutex
 	st      deliveryState
 	backlog []pending     // accepted, not delivered, in LSN order
-	wake    chan struct{} // signalled when backlog grows
 }
 
 // pending is one accepted batch waiting for delivery.
@@ -63,20 +61,24 @@ type pending struct {
 	accepted time.Time
 }
 
-// deliveryState is what survives a restart besides the log: which log
-// range is being delivered (recorded before its files are written, so a
-// replay rebuilds the same objects), and the totals of delivered epochs.
+// deliveryState is what survives a restart besides the log (see epoch.go):
+// where the epoch being filled starts, the range of the epoch being closed,
+// and the totals of delivered epochs.
 type deliveryState struct {
 	LogID     string  `json:"log_id"`    // names this log's files apart from another log's
 	Delivered wal.LSN `json:"delivered"` // every record below is in the bucket
-	Open      *epoch  `json:"open,omitempty"`
-	Totals    totals  `json:"totals"`
+	// Closing is an epoch whose range is fixed: its files are being
+	// finished and uploaded. Open is the epoch being filled, from Open.From.
+	Closing *epoch `json:"closing,omitempty"`
+	Open    *epoch `json:"open,omitempty"`
+	Totals  totals `json:"totals"`
 }
 
-// epoch is one log range [From, To) delivered as one set of files.
+// epoch is one log range [From, To) delivered as one set of files; To is 0
+// while the epoch is being filled.
 type epoch struct {
 	From wal.LSN `json:"from"`
-	To   wal.LSN `json:"to"`
+	To   wal.LSN `json:"to,omitempty"`
 }
 
 type totals struct {
@@ -98,7 +100,6 @@ func openIntegration(s *Service, file string, l *loaded) (*integration, error) {
 		log:     s.log.With("integration", name),
 		recent:  newRing(recentAlerts),
 		rejects: &engine.DeadLetterFile{Path: filepath.Join(dir, "rejected.ndjson")},
-		wake:    make(chan struct{}, 1),
 	}
 	in.setPaths(l)
 	in.cfg.Store(l)
@@ -117,6 +118,11 @@ func openIntegration(s *Service, file string, l *loaded) (*integration, error) {
 		return nil, err
 	}
 	if err := in.replay(); err != nil {
+		in.wal.Close()
+		return nil, err
+	}
+	// Every epoch not committed is rebuilt, so nothing staged is kept.
+	if err := os.RemoveAll(in.cfg.Load().integ.StagingDir); err != nil {
 		in.wal.Close()
 		return nil, err
 	}
@@ -233,10 +239,6 @@ func (in *integration) accept(ctx context.Context, b *batch) error {
 	copy(in.backlog[i+1:], in.backlog[i:])
 	in.backlog[i] = p
 	in.mu.Unlock()
-	select {
-	case in.wake <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
@@ -253,97 +255,12 @@ func (in *integration) backlogInfo(now time.Time) (alerts int64, age time.Durati
 	return alerts, age
 }
 
-// nextEpoch waits until the backlog should become files — RollBytes of
-// alerts, the oldest RollAge old, or draining — and returns the range. It
-// takes the contiguous run of LSNs from the last delivered one (an append
-// with a lower LSN may still be on its way to the backlog).
-func (in *integration) nextEpoch(ctx context.Context, drain <-chan struct{}) (epoch, bool) {
-	for {
-		in.mu.Lock()
-		from := in.st.Delivered
-		to, bytes := from, int64(0)
-		for _, p := range in.backlog {
-			if p.lsn != to {
-				break
-			}
-			to++
-			bytes += p.bytes
-			if bytes >= in.s.cfg.RollBytes {
-				break
-			}
-		}
-		var oldest time.Time
-		if to > from {
-			oldest = in.backlog[0].accepted
-		}
-		in.mu.Unlock()
-		draining := isClosed(drain)
-		if to > from && (bytes >= in.s.cfg.RollBytes || time.Since(oldest) >= in.s.cfg.RollAge || draining) {
-			return epoch{From: from, To: to}, true
-		}
-		if draining {
-			return epoch{}, false // nothing left
-		}
-		wait := in.s.cfg.RollAge
-		if to > from {
-			wait = max(time.Until(oldest.Add(in.s.cfg.RollAge)), time.Millisecond)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return epoch{}, false
-		case <-in.wake:
-		case <-drain:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
 func isClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:
 		return true
 	default:
 		return false
-	}
-}
-
-// run delivers the log until ctx is done, or, once drain is closed, until
-// everything accepted is delivered.
-func (in *integration) run(ctx context.Context, drain <-chan struct{}) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		in.mu.Lock()
-		open := in.st.Open
-		in.mu.Unlock()
-		if open == nil {
-			ep, ok := in.nextEpoch(ctx, drain)
-			if !ok {
-				return
-			}
-			in.mu.Lock()
-			in.st.Open = &ep
-			err := in.writeState()
-			in.mu.Unlock()
-			if err != nil {
-				in.log.Error("cannot record the delivery about to start", "err", err)
-				sleep(ctx, backoff)
-				continue
-			}
-			open = &ep
-		}
-		if err := in.deliver(ctx, *open); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			in.log.Error("delivery failed; retrying", "from", open.From, "to", open.To, "in", backoff, "err", err)
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
 	}
 }
 
@@ -354,53 +271,6 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// deliver writes the epoch's alerts into files named from the epoch,
-// uploads them, and only then records the epoch delivered and lets its log
-// segments go. Any failure leaves the epoch open: it is tried again, in
-// this process or after a restart, and rebuilds the same objects.
-func (in *integration) deliver(ctx context.Context, ep epoch) error {
-	l := in.cfg.Load()
-	staging := l.integ.StagingDir
-	// What an interrupted attempt left is rebuilt; nothing else is staged.
-	if err := os.RemoveAll(staging); err != nil {
-		return err
-	}
-	deadPath := filepath.Join(in.dir, "dead-letters", fmt.Sprintf("%020d.ndjson", ep.From))
-	if err := os.Remove(deadPath); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	d, err := l.mapping.NewDelivery(ctx, engine.DeliveryOptions{
-		Integration: l.integ, Deliverer: l.dl,
-		RollBytes: in.s.cfg.RollBytes,
-		// The epoch is the age roll; within it, files are cut by size
-		// only, so a replay cuts them at the same rows.
-		RollAge:     100 * 365 * 24 * time.Hour,
-		Memory:      in.s.cfg.Memory,
-		DeadLetters: deadPath,
-		FileName:    func(keyDir string, n int) string { return epochFileName(in.st.LogID, ep.From, keyDir, n) },
-		Logger:      in.log,
-	})
-	if err != nil {
-		return err
-	}
-	counts, runErr := d.Run(ctx, []engine.Input{in.epochInput(ep)})
-	rep, err := d.Close(ctx)
-	if err = errors.Join(runErr, err); err != nil {
-		if rep.Uploaded.Failed == 0 || runErr != nil {
-			return err
-		}
-		// The files are staged: upload them until S3 takes them.
-		if err := in.uploadStaged(ctx, l); err != nil {
-			return err
-		}
-	}
-	if want := int64(ep.alerts(in)); counts.Read != want {
-		// Counts must add up; say so loudly, but the files are delivered.
-		in.log.Error("alerts read from the log differ from those accepted", "from", ep.From, "to", ep.To, "read", counts.Read, "accepted", want)
-	}
-	return in.commit(ep, counts)
 }
 
 // epochFileName is a UUID-shaped name (version 8, RFC 9562) derived from
@@ -414,10 +284,10 @@ func epochFileName(logID string, from wal.LSN, keyDir string, n int) string {
 }
 
 // uploadStaged retries the staged files with backoff until none is left.
-func (in *integration) uploadStaged(ctx context.Context, l *loaded) error {
+func (in *integration) uploadStaged(ctx context.Context, l *loaded, staging string) error {
 	backoff := time.Second
 	for {
-		rep, err := l.dl.Deliver(ctx, l.integ.StagingDir)
+		rep, err := l.dl.Deliver(ctx, staging)
 		if err == nil && rep.Failed == 0 {
 			return nil
 		}
@@ -428,20 +298,6 @@ func (in *integration) uploadStaged(ctx context.Context, l *loaded) error {
 		sleep(ctx, backoff)
 		backoff = min(backoff*2, 30*time.Second)
 	}
-}
-
-// alerts counts the alerts of the epoch's batches in the backlog (-1 when
-// they are not all there).
-func (ep epoch) alerts(in *integration) int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	n := 0
-	for _, p := range in.backlog {
-		if p.lsn >= ep.From && p.lsn < ep.To {
-			n += p.alerts
-		}
-	}
-	return n
 }
 
 // commit records the epoch delivered, drops it from the backlog and
@@ -456,7 +312,7 @@ func (in *integration) commit(ep epoch, c engine.Counts) error {
 	t.ByRule = addMap(t.ByRule, c.ByRule)
 	t.ByCode = addMap(t.ByCode, c.ByCode)
 	in.st.Delivered = ep.To
-	in.st.Open = nil
+	in.st.Closing = nil
 	err := in.writeState()
 	i := sort.Search(len(in.backlog), func(i int) bool { return in.backlog[i].lsn >= ep.To })
 	in.backlog = append(in.backlog[:0], in.backlog[i:]...)
@@ -472,7 +328,6 @@ func (in *integration) commit(ep epoch, c engine.Counts) error {
 		in.log.Warn("cannot remove delivered log segments", "err", err)
 	}
 	in.pruneDeadLetters()
-	in.log.Info("delivered", "alerts", c.Read, "written", c.Written, "filtered", c.Filtered, "dead_lettered", c.DeadLettered)
 	return nil
 }
 
@@ -499,10 +354,3 @@ func (in *integration) pruneDeadLetters() {
 	}
 }
 
-// epochInput streams the NDJSON alerts of the epoch's log records.
-func (in *integration) epochInput(ep epoch) engine.Input {
-	name := fmt.Sprintf("%s/wal[%d,%d)", in.name, ep.From, ep.To)
-	return engine.Input{Name: name, Open: func() (io.ReadCloser, error) {
-		return newLogReader(in.wal, ep.From, ep.To), nil
-	}}
-}

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
@@ -52,6 +53,9 @@ type Config struct {
 	KeyRetention time.Duration
 	NoSync       bool // tests only: no fsync (acknowledged alerts may be lost on a crash)
 	Logger       *slog.Logger
+	// AllowNoIntegrations starts the service with no integration file, for
+	// the console to add the first one (console_api.go).
+	AllowNoIntegrations bool
 }
 
 // Service runs the integrations: ingest, delivery, status. Handler serves
@@ -69,6 +73,7 @@ type Service struct {
 	drain    chan struct{} // closed: stop accepting, deliver what is accepted
 	draining sync.Once
 	wg       sync.WaitGroup
+	started  atomic.Bool // Start ran: an integration added by Reload starts delivering at once (console_api.go)
 }
 
 // New loads every integration (and its mapping and rules), opens its log
@@ -131,7 +136,7 @@ func New(cfg Config) (*Service, error) {
 		s.closeLogs()
 		return nil, err
 	}
-	if len(s.integ) == 0 {
+	if len(s.integ) == 0 && !cfg.AllowNoIntegrations {
 		return nil, errors.New("no integration file found in " + strings.Join(cfg.Paths, ", "))
 	}
 	return s, nil
@@ -208,6 +213,7 @@ func load(ctx context.Context, file string, log *slog.Logger) (*loaded, error) {
 func (s *Service) Start() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	s.started.Store(true)
 	for _, in := range s.integ {
 		if err := s.startDelivery(in); err != nil {
 			return err
@@ -289,12 +295,12 @@ func (s *Service) closeLogs() error {
 }
 
 // Reload reads every integration file and mapping again. One that fails
-// keeps its previous version running and shows why in its status; an
-// integration file new since the start is not added (restart for that).
+// keeps its previous version running and shows why in its status. An
+// integration file new since the start is added (addNew, console_api.go).
 func (s *Service) Reload(ctx context.Context) error {
+	errs := s.addNew(ctx) // before the read lock: adding takes the write lock
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var errs []error
 	for _, in := range s.integ {
 		l, err := load(ctx, in.file, in.log)
 		if err == nil && l.integ.Name != in.name {

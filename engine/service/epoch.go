@@ -1,0 +1,344 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/wal"
+)
+
+// Delivery of the log, exactly once.
+//
+// An epoch is a range of log records delivered as one set of files (one
+// per partition, more past the size roll). Its start is recorded before it
+// is filled, and its files are named from that start (epochFileName), the
+// partition and the file's number in it. Records stream from the log into
+// the epoch's lake writer as they are accepted, so mapping keeps up with
+// ingest. The epoch is cut at RollBytes of alerts or when its first alert
+// is RollAge old; its end is recorded before its last files are written.
+// Then its files are finished and uploaded in the background while the
+// next epoch fills, and only once S3 confirmed them all is the epoch
+// committed and its log segments let go.
+//
+// After a crash the closing epoch is rebuilt from its recorded range and
+// the open one refilled from its start. Files cut by size in the middle of
+// an epoch depend only on the records before them in log order, which a
+// refill reads again, so every rebuilt file has the name and the rows of
+// the one it replaces, and its upload overwrites it.
+
+// run delivers the log until ctx is done or, once drain is closed, until
+// everything accepted is delivered.
+func (in *integration) run(ctx context.Context, drain <-chan struct{}) {
+	closed := make(chan struct{})
+	close(closed) // no epoch closing yet
+	in.mu.Lock()
+	pending := in.st.Closing
+	in.mu.Unlock()
+	if pending != nil {
+		in.finish(ctx, *pending, nil, engine.Counts{})
+	}
+	for ctx.Err() == nil {
+		from := in.nextFrom()
+		if !in.waitRecords(ctx, drain, from) {
+			break
+		}
+		ep := epoch{From: from}
+		d, counts, err := in.fill(ctx, drain, &ep)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			in.log.Error("filling an epoch failed; starting it again", "from", ep.From, "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		<-closed // one epoch closes at a time: commits stay in log order
+		in.mu.Lock()
+		in.st.Closing, in.st.Open = &ep, nil
+		err = in.writeState()
+		in.mu.Unlock()
+		if err != nil {
+			in.log.Error("cannot record the end of an epoch; starting it again", "err", err)
+			d.Close(context.Background())
+			in.mu.Lock()
+			in.st.Closing = nil
+			in.mu.Unlock()
+			sleep(ctx, time.Second)
+			continue
+		}
+		closed = make(chan struct{})
+		go func() {
+			defer close(closed)
+			in.finish(ctx, ep, d, counts)
+		}()
+	}
+	<-closed
+}
+
+// nextFrom is where the next epoch starts.
+func (in *integration) nextFrom() wal.LSN {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.st.Closing != nil {
+		return in.st.Closing.To
+	}
+	return in.st.Delivered
+}
+
+// waitRecords waits until the log holds a record at or after from; false
+// when ctx is done, or draining with nothing left.
+func (in *integration) waitRecords(ctx context.Context, drain <-chan struct{}, from wal.LSN) bool {
+	for {
+		if in.wal.Next() > from {
+			return true
+		}
+		if isClosed(drain) {
+			return false
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-drain:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		err := in.wal.Wait(wctx, from-1)
+		cancel()
+		if ctx.Err() != nil {
+			return false
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			in.log.Error("waiting for the log", "err", err)
+			sleep(ctx, time.Second)
+		}
+	}
+}
+
+// newDelivery starts the epoch's delivery job: files staged in a folder of
+// the epoch's own (wiped first: whatever an interrupted attempt left is
+// rebuilt), dead letters in a file of the epoch's own.
+func (in *integration) newDelivery(ctx context.Context, l *loaded, from wal.LSN) (*engine.Delivery, string, error) {
+	staging := filepath.Join(l.integ.StagingDir, fmt.Sprintf("%020d", from))
+	if err := os.RemoveAll(staging); err != nil {
+		return nil, "", err
+	}
+	deadPath := filepath.Join(in.dir, "dead-letters", fmt.Sprintf("%020d.ndjson", from))
+	if err := os.Remove(deadPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, "", err
+	}
+	d, err := l.mapping.NewDelivery(ctx, engine.DeliveryOptions{
+		Integration: l.integ, Deliverer: l.dl, Dir: staging,
+		RollBytes: in.s.cfg.RollBytes,
+		// The epoch is the age roll: within it files are cut by size only,
+		// at the same rows on every refill.
+		RollAge:     100 * 365 * 24 * time.Hour,
+		Memory:      in.s.cfg.Memory,
+		DeadLetters: deadPath,
+		FileName:    func(keyDir string, n int) string { return epochFileName(in.st.LogID, from, keyDir, n) },
+		Logger:      in.log,
+	})
+	return d, staging, err
+}
+
+// fill records the epoch's start, then maps records from the log as they
+// come until the epoch is cut; ep.To is set to where it was cut.
+func (in *integration) fill(ctx context.Context, drain <-chan struct{}, ep *epoch) (*engine.Delivery, engine.Counts, error) {
+	in.mu.Lock()
+	in.st.Open = &epoch{From: ep.From}
+	err := in.writeState()
+	in.mu.Unlock()
+	if err != nil {
+		return nil, engine.Counts{}, err
+	}
+	l := in.cfg.Load()
+	d, _, err := in.newDelivery(ctx, l, ep.From)
+	if err != nil {
+		return nil, engine.Counts{}, err
+	}
+	src := &logSource{in: in, from: ep.From, drain: drain, ctx: ctx}
+	counts, err := d.Run(ctx, []engine.Input{{Name: in.name + "/log", Open: src.open}})
+	if err == nil {
+		err = src.err
+	}
+	if err != nil {
+		d.Close(context.Background())
+		return nil, counts, err
+	}
+	ep.To = src.to
+	return d, counts, nil
+}
+
+// finish closes the epoch's files, uploads them and commits the epoch,
+// retrying until it is done or ctx ends. d nil: the epoch is rebuilt from
+// its recorded range first.
+func (in *integration) finish(ctx context.Context, ep epoch, d *engine.Delivery, counts engine.Counts) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		l := in.cfg.Load()
+		staging := filepath.Join(l.integ.StagingDir, fmt.Sprintf("%020d", ep.From))
+		begin := time.Now()
+		if d == nil {
+			var err error
+			if d, staging, err = in.newDelivery(ctx, l, ep.From); err == nil {
+				src := &logSource{in: in, from: ep.From, to: ep.To, ctx: ctx}
+				counts, err = d.Run(ctx, []engine.Input{{Name: in.name + "/log", Open: src.open}})
+				err = errors.Join(err, src.err)
+			}
+			if err != nil {
+				if d != nil {
+					d.Close(context.Background())
+				}
+				d = nil
+				in.retry(ctx, &backoff, "rebuilding an epoch failed", ep, err)
+				continue
+			}
+		}
+		rep, err := d.Close(ctx)
+		d = nil
+		if err != nil && rep.FilesWritten {
+			// Only uploads failed: the files are staged.
+			err = in.uploadStaged(ctx, l, staging)
+		}
+		if err != nil {
+			in.retry(ctx, &backoff, "delivering an epoch failed", ep, err)
+			continue
+		}
+		if want := ep.alerts(in); counts.Read != want {
+			// Counts must add up; say so loudly (the files are delivered).
+			in.log.Error("alerts read from the log differ from those accepted", "from", ep.From, "to", ep.To, "read", counts.Read, "accepted", want)
+		}
+		if err := in.commit(ep, counts); err != nil {
+			in.retry(ctx, &backoff, "committing an epoch failed", ep, err)
+			continue
+		}
+		os.RemoveAll(staging)
+		in.log.Info("delivered", "alerts", counts.Read, "written", counts.Written, "filtered", counts.Filtered, "dead_lettered", counts.DeadLettered,
+			"files", rep.Lake.Files, "bytes", rep.Lake.Bytes, "close_s", time.Since(begin).Seconds())
+		return
+	}
+}
+
+func (in *integration) retry(ctx context.Context, backoff *time.Duration, msg string, ep epoch, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	in.log.Error(msg+"; retrying", "from", ep.From, "to", ep.To, "in", *backoff, "err", err)
+	sleep(ctx, *backoff)
+	*backoff = min(*backoff*2, 30*time.Second)
+}
+
+// alerts counts the alerts of the epoch's batches in the backlog.
+func (ep epoch) alerts(in *integration) int64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var n int64
+	for _, p := range in.backlog {
+		if p.lsn >= ep.From && p.lsn < ep.To {
+			n += int64(p.alerts)
+		}
+	}
+	return n
+}
+
+// errCut ends a log read where the epoch is cut.
+var errCut = errors.New("epoch cut")
+
+// logSource streams the NDJSON alerts of log records from `from`: up to
+// `to` when it is set (a rebuild), else as they are accepted until the
+// epoch is cut, and then `to` says where.
+type logSource struct {
+	in    *integration
+	from  wal.LSN
+	to    wal.LSN
+	drain <-chan struct{}
+	ctx   context.Context
+	err   error // why the stream failed, besides what the pipe says
+}
+
+func (s *logSource) open() (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		err := s.stream(pw)
+		if err != nil {
+			s.err = err
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+func (s *logSource) stream(w io.Writer) error {
+	rebuild := s.to != 0
+	cfg := s.in.s.cfg
+	next := s.from
+	var bytes int64
+	var first time.Time
+	for {
+		_, err := s.in.wal.Read(next, func(lsn wal.LSN, rec []byte) error {
+			if rebuild && lsn >= s.to {
+				return errCut
+			}
+			if lsn != next {
+				return fmt.Errorf("log record %d missing (read %d)", next, lsn)
+			}
+			b, err := decodeBatch(rec)
+			if err != nil {
+				return fmt.Errorf("log record %d: %w", lsn, err)
+			}
+			if first.IsZero() {
+				first = b.accepted
+			}
+			if _, err := w.Write(b.ndjson); err != nil {
+				return err
+			}
+			next = lsn + 1
+			if bytes += int64(len(b.ndjson)); !rebuild && bytes >= cfg.RollBytes {
+				return errCut
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errCut):
+			s.to = next
+			return nil
+		case err != nil:
+			return err
+		case rebuild:
+			if next < s.to {
+				return fmt.Errorf("log records %d to %d are missing", next, s.to)
+			}
+			return nil
+		}
+		// Caught up with the log: cut by age or drain, or wait for more.
+		if !first.IsZero() && (time.Since(first) >= cfg.RollAge || isClosed(s.drain)) {
+			s.to = next
+			return nil
+		}
+		wctx, cancel := context.WithCancel(s.ctx)
+		if !first.IsZero() {
+			wctx, cancel = context.WithDeadline(s.ctx, first.Add(cfg.RollAge))
+		}
+		go func() {
+			select {
+			case <-s.drain:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		err = s.in.wal.Wait(wctx, next-1)
+		cancel()
+		if s.ctx.Err() != nil {
+			return s.ctx.Err()
+		}
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+}
