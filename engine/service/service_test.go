@@ -1,0 +1,243 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/parquet/file"
+
+	"github.com/ocsfmap/ocsfmap/engine/alertgen"
+	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
+)
+
+func TestSplitAlerts(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		body     string
+		alerts   int
+		rejected []int // lines
+		out      string
+		err      bool
+	}{
+		{"ndjson", "{\"a\":1}\n{\"b\":2}\n", 2, nil, "{\"a\":1}\n{\"b\":2}\n", false},
+		{"ndjson, no final newline, blank lines", "{\"a\":1}\n\n  {\"b\":2}", 2, nil, "{\"a\":1}\n{\"b\":2}\n", false},
+		{"bad lines", "nope\n{\"a\":1}\n{\"a\": \n[1]\n", 1, []int{1, 3, 4}, "{\"a\":1}\n", false},
+		{"array", "[{\"a\": 1},\n {\"b\": [2, 3]}, 4]", 2, []int{3}, "{\"a\":1}\n{\"b\":[2,3]}\n", false},
+		{"one object over lines", "{\n  \"a\": 1,\n  \"b\": \"x\"\n}\n", 1, nil, "{\"a\":1,\"b\":\"x\"}\n", false},
+		{"broken array", "[{\"a\":1},", 0, nil, "", true},
+		{"empty", "  \n", 0, nil, "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, n, rej, err := splitAlerts([]byte(c.body), nil)
+			if (err != nil) != c.err {
+				t.Fatalf("err = %v", err)
+			}
+			if n != c.alerts || string(out) != c.out {
+				t.Fatalf("%d alerts %q, want %d %q", n, out, c.alerts, c.out)
+			}
+			var lines []int
+			for _, r := range rej {
+				lines = append(lines, r.line)
+				if r.reason == "" || len(r.raw) == 0 {
+					t.Errorf("rejection without reason or bytes: %+v", r)
+				}
+			}
+			if fmt.Sprint(lines) != fmt.Sprint(c.rejected) && !(len(lines) == 0 && len(c.rejected) == 0) {
+				t.Fatalf("rejected lines %v, want %v", lines, c.rejected)
+			}
+		})
+	}
+}
+
+func TestBatchRecord(t *testing.T) {
+	in := batch{key: "k-1", accepted: time.UnixMilli(1793562506123), alerts: 2, rejected: 1, ndjson: []byte("{}\n{\"a\":1}\n")}
+	rec := in.appendTo(nil)
+	out, err := decodeBatch(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.key != in.key || !out.accepted.Equal(in.accepted) || out.alerts != 2 || out.rejected != 1 || string(out.ndjson) != string(in.ndjson) {
+		t.Fatalf("round trip: %+v", out)
+	}
+	for _, bad := range [][]byte{nil, {2}, rec[:3], append(append([]byte(nil), rec...), "{}\n"...)} {
+		if _, err := decodeBatch(bad); err == nil {
+			t.Errorf("decodeBatch(%q) accepted a malformed record", bad)
+		}
+	}
+}
+
+// A retry racing its original waits for it, then gets its answer.
+func TestKeyBookRetryRacesOriginal(t *testing.T) {
+	kb, err := openKeyBook(filepath.Join(t.TempDir(), "keys"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done := kb.begin("k"); done {
+		t.Fatal("a new key is done")
+	}
+	got := make(chan response)
+	go func() {
+		r, done := kb.begin("k")
+		if !done {
+			t.Error("the retry did not see the original's answer")
+		}
+		got <- r
+	}()
+	time.Sleep(10 * time.Millisecond)
+	kb.finish("k", response{Accepted: 7}, true)
+	if r := <-got; r.Accepted != 7 {
+		t.Fatalf("retry answered %+v", r)
+	}
+	if err := kb.close(); err != nil {
+		t.Fatal(err)
+	}
+	// Keys survive a reopen, within retention.
+	kb, err = openKeyBook(filepath.Join(filepath.Dir(kb.f.Name()), "keys"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, done := kb.begin("k"); !done || r.Accepted != 7 {
+		t.Fatalf("after reopen: %+v %v", r, done)
+	}
+}
+
+// TestServiceInProcess runs the service in this process (for the race
+// detector) against versitygw and the STS stub: concurrent clients, some
+// retrying with the same key, then a drain; every alert accepted is
+// written or dead-lettered once, and the rows are in the bucket.
+func TestServiceInProcess(t *testing.T) {
+	const (
+		region = "us-east-2"
+		bucket = "aws-security-data-lake-us-east-2-inproc"
+		role   = "arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-dspmalerts-us-east-2"
+		extID  = "inproc-external-id-0001"
+		token  = "inproc-token-0123456789"
+	)
+	srv, err := s3test.Start(t.TempDir(), region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
+		t.Fatal(err)
+	}
+	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: role, ExternalID: extID, Account: "111122223333",
+		CallerKey: "AKIAINPROCWRITER", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	defer sts.Close()
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIAINPROCWRITER", "AWS_SECRET_ACCESS_KEY": "inproc-writer-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_S3": srv.Endpoint, "AWS_ENDPOINT_URL_STS": sts.URL, "AWS_ENDPOINT_URL": "",
+	} {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	mapping, _ := filepath.Abs("../../mappings/zscaler-dspm/security_finding_1.1.0.yaml")
+	os.WriteFile(filepath.Join(dir, "dspm.yaml"), []byte(fmt.Sprintf(`name: dspm
+destination: amazon-security-lake
+mapping: %s
+role_arn: %s
+external_id: %s
+bucket: %s
+region: %s
+prefix: ext/dspmalerts/
+path_style: true
+`, mapping, role, extID, bucket, region)), 0o600)
+	svc, err := New(Config{Paths: []string{dir}, DataDir: filepath.Join(dir, "data"), RollAge: 200 * time.Millisecond,
+		RollBytes: 1 << 20, IngestTokens: []string{token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(svc.Handler())
+	defer hs.Close()
+
+	const clients, batches, per = 6, 8, 40
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := alertgen.New(uint64(c+1), alertgen.Options{Accounts: 5, Days: 1})
+			for b := range batches {
+				var body []byte
+				for range per {
+					body = g.AppendNDJSON(body)
+				}
+				// Every batch is sent twice with its key: the second must ingest nothing.
+				for range 2 {
+					req, _ := http.NewRequest("POST", hs.URL+"/v1/integrations/dspm/alerts", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+token)
+					req.Header.Set("Idempotency-Key", fmt.Sprintf("c%d-b%d", c, b))
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusAccepted {
+						t.Errorf("status %d", resp.StatusCode)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, _ := svc.Status("dspm")
+	if err := svc.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.Alerts.Accepted != clients*batches*per {
+		t.Fatalf("accepted %d, want %d (a retry was ingested twice?)", st.Alerts.Accepted, clients*batches*per)
+	}
+	// Reopen to read the final status from disk.
+	svc, err = New(Config{Paths: []string{dir}, DataDir: filepath.Join(dir, "data"), IngestTokens: []string{token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	st, _ = svc.Status("dspm")
+	a := st.Alerts
+	if a.Written+a.DeadLettered != clients*batches*per || a.Filtered != 0 || st.Backlog.Alerts != 0 || st.State != "Success" {
+		b, _ := json.Marshal(st)
+		t.Fatalf("status after drain: %s", b)
+	}
+	objs, err := srv.Objects(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	for k := range objs {
+		if !strings.HasPrefix(k, "ext/dspmalerts/region=") {
+			t.Errorf("key %s", k)
+		}
+		body, _, err := srv.Get(context.Background(), bucket, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := file.NewParquetReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += r.NumRows()
+		r.Close()
+	}
+	if rows != a.Written {
+		t.Fatalf("%d rows in the bucket, %d written", rows, a.Written)
+	}
+}
