@@ -4,10 +4,10 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools
 MAPPING ?= mappings/zscaler-dspm/security_finding_1.1.0.yaml
 
-.PHONY: help build test race bench bench-large schemas lint demo tools
+.PHONY: help build test race bench bench-large bench-compare schemas lint demo tools
 
 # The packages with goroutines of their own: run under the race detector too.
-RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/lake ./engine/store
+RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/lake ./engine/store ./engine/wal ./engine/service
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,15 @@ bench: tools ## benchmarks: every stage on one core, then ocsfmap run end to end
 bench-large: ## the 1M-alert benchmarks (one day and 30 days, ~12,000 partitions); several minutes
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench '$(LARGE)' -benchtime 1x -timeout 60m ./engine/lake
 	$(GO) test -run '^$$' -bench 'BenchmarkRun.*1M' -benchtime 1x -timeout 60m ./cmd/ocsfmap
+
+# ocsfmap against DuckDB doing the same mapping in SQL, on the same input in
+# the same run (DESIGN §10): medians of alternating rounds, ratios, peak RSS.
+# BASE=path/to/other/ocsfmap adds that build, for A/B of a change.
+N ?= 200000
+DAYS ?= 1
+ROUNDS ?= 5
+bench-compare: build tools ## ocsfmap run vs DuckDB, same mapping and input, side by side: ratios (N, DAYS, ROUNDS, ORDERED=1, BASE)
+	bench/compare.sh -n $(N) -days $(DAYS) -rounds $(ROUNDS) $(if $(ORDERED),-ordered)
 
 OCSF_SCHEMA_SRC ?= ../shared/ocsf-schema
 
