@@ -8,3 +8,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$dir/bin"
 "$here/tools-versitygw.sh" "$dir"
 "$here/tools-duckdb.sh" "$dir"
+"$here/tools-readers.sh" "$dir"
