@@ -101,6 +101,7 @@ type Delivery struct {
 	m        *Mapping
 	o        DeliveryOptions
 	rules    *filter.Filter
+	onScope  ScopePolicy // on_scope_error
 	w        *lake.Writer
 	dead     *DeadLetterFile
 	log      *slog.Logger
@@ -154,6 +155,9 @@ func (m *Mapping) NewDelivery(ctx context.Context, o DeliveryOptions) (*Delivery
 			return nil, err
 		}
 		d.rules = rules
+		if d.onScope, err = ParseScopePolicy(integ.OnScopeError); err != nil {
+			return nil, &OptionsError{fmt.Errorf("%s: %w", integ.File, err)}
+		}
 		if d.out == "" {
 			d.out = integ.StagingDir
 		}
@@ -263,11 +267,20 @@ func (d *Delivery) Run(ctx context.Context, inputs []Input) (Counts, error) {
 		}
 	}()
 	counts, err := d.m.Run(ctx, inputs, Options{
-		Sink: lakeSink{d.w}, DeadLetters: d.dead, Filter: d.rules,
+		Sink: lakeSink{d.w}, DeadLetters: d.dead, Filter: d.rules, OnScopeError: d.onScope,
 		Validation: d.o.Validation, Workers: d.o.Workers, Progress: d.o.Progress,
 	})
 	stopTicks()
 	<-ticked
+	if integ := d.o.Integration; integ != nil && counts.ScopeErrors > 0 {
+		add := map[string]store.ScopeErrorStat{}
+		for rule, c := range counts.ByScopeError {
+			add[rule] = store.ScopeErrorStat{Count: c.N, First: c.First, Where: fmt.Sprintf("%s:%d", c.Input, c.Line)}
+		}
+		if serr := store.RecordScopeErrors(integ.StateDir, add); serr != nil {
+			d.log.Warn("could not record the scope errors in the status", "err", serr)
+		}
+	}
 	d.mu.Lock()
 	d.counts.add(counts)
 	d.mu.Unlock()
@@ -339,6 +352,18 @@ func (c *Counts) add(o Counts) {
 	c.DeadLettered += o.DeadLettered
 	c.Filtered += o.Filtered
 	c.Bytes += o.Bytes
+	c.ScopeErrors += o.ScopeErrors
+	for rule, e := range o.ByScopeError {
+		if c.ByScopeError == nil {
+			c.ByScopeError = map[string]*ScopeErrorCount{}
+		}
+		if cur, ok := c.ByScopeError[rule]; ok {
+			cur.N += e.N
+		} else {
+			first := *e
+			c.ByScopeError[rule] = &first
+		}
+	}
 	for k, n := range o.ByCode {
 		if c.ByCode == nil {
 			c.ByCode = map[string]int64{}

@@ -63,6 +63,47 @@ type Counts struct {
 	Bytes        int64            // input bytes read (decompressed)
 	ByCode       map[string]int64 // dead letters per code
 	ByRule       map[string]int64 // exported records per alert rule
+	// ScopeErrors counts alerts no enabled rule exported because a scope
+	// failed to evaluate for them; they are also counted as filtered,
+	// written or dead-lettered, as Options.OnScopeError says.
+	ScopeErrors  int64
+	ByScopeError map[string]*ScopeErrorCount // per rule whose scope failed
+}
+
+// ScopeErrorCount is one rule's scope errors and the first of them.
+type ScopeErrorCount struct {
+	N     int64
+	First string // the first error's message
+	Input string // where the first failing alert was read
+	Line  int
+}
+
+// ScopePolicy is what happens to an alert whose rule scope failed to
+// evaluate when no other enabled rule exports it.
+type ScopePolicy uint8
+
+const (
+	// ScopeDeadLetter dead-letters the alert (R407): nothing disappears
+	// without a trace. The default.
+	ScopeDeadLetter ScopePolicy = iota
+	// ScopeSkip leaves the alert out, as filtered, but counted apart.
+	ScopeSkip
+	// ScopeExport maps and writes the alert as if the scope held.
+	ScopeExport
+)
+
+// ParseScopePolicy reads an integration's on_scope_error value ("" is the
+// default, dead_letter).
+func ParseScopePolicy(s string) (ScopePolicy, error) {
+	switch s {
+	case "", "dead_letter":
+		return ScopeDeadLetter, nil
+	case "skip":
+		return ScopeSkip, nil
+	case "export":
+		return ScopeExport, nil
+	}
+	return 0, fmt.Errorf("on_scope_error %q: one of dead_letter, skip, export", s)
 }
 
 // Input is one named input stream; Open is called when it is its turn.
@@ -76,8 +117,10 @@ type Options struct {
 	Sink        Sink
 	DeadLetters interface{ Write(*DeadLetter) error }
 	Filter      *filter.Filter // nil: every alert is exported
-	Validation  Validation
-	Workers     int // mapping goroutines; 0: GOMAXPROCS
+	// OnScopeError handles alerts whose scope failed (see ScopePolicy).
+	OnScopeError ScopePolicy
+	Validation   Validation
+	Workers      int // mapping goroutines; 0: GOMAXPROCS
 	// Progress, when set, is called from the sink goroutine after every batch.
 	Progress func(Counts)
 }
@@ -96,6 +139,7 @@ type item struct {
 	rule   string
 	filter bool
 	fatal  bool // failed under on_error: fail
+	scope  *filter.ScopeError
 }
 
 type batch struct {
@@ -115,7 +159,7 @@ type batch struct {
 // by the sink go to the dead letters. It stops early when ctx is done, after
 // writing what was read.
 func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts, error) {
-	counts := Counts{ByCode: map[string]int64{}, ByRule: map[string]int64{}}
+	counts := Counts{ByCode: map[string]int64{}, ByRule: map[string]int64{}, ByScopeError: map[string]*ScopeErrorCount{}}
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -184,6 +228,15 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 	for i := range b.items {
 		it := &b.items[i]
 		c.Read++
+		if it.scope != nil {
+			c.ScopeErrors++
+			sc := c.ByScopeError[it.scope.Rule]
+			if sc == nil {
+				sc = &ScopeErrorCount{First: it.scope.Err.Error(), Input: it.input, Line: it.line}
+				c.ByScopeError[it.scope.Rule] = sc
+			}
+			sc.N++
+		}
 		switch {
 		case it.filter:
 			c.Filtered++
@@ -352,10 +405,12 @@ type worker struct {
 	full     bool
 	wantJSON bool
 	slots    int
+	onScope  ScopePolicy
 }
 
 func (m *Mapping) newWorker(opts Options, wantJSON bool) *worker {
-	w := &worker{m: m, mapper: m.Plan.NewMapper(), full: opts.Validation == ValidateFull, wantJSON: wantJSON, slots: m.Plan.Slots()}
+	w := &worker{m: m, mapper: m.Plan.NewMapper(), full: opts.Validation == ValidateFull, wantJSON: wantJSON, slots: m.Plan.Slots(),
+		onScope: opts.OnScopeError}
 	if opts.Filter != nil && opts.Filter.Rules() > 0 {
 		w.matcher = opts.Filter.NewMatcher()
 	}
@@ -374,6 +429,21 @@ func (w *worker) process(b *batch) {
 		it := &b.items[i]
 		if w.matcher != nil {
 			rule, err := w.matcher.Match(it.raw)
+			var se *filter.ScopeError
+			if errors.As(err, &se) {
+				it.scope = se
+				switch w.onScope {
+				case ScopeSkip:
+					it.filter = true
+					continue
+				case ScopeDeadLetter:
+					it.dead = &DeadLetter{Input: it.input, Line: it.line, Code: "R407",
+						Reason: se.Error() + " (no other enabled rule exports the alert; on_scope_error: dead_letter)"}
+					it.dead.SetRaw(it.raw)
+					continue
+				}
+				err, rule = nil, se.Rule // export: as if the scope held
+			}
 			if err != nil {
 				it.dead = deadLetter(it, err)
 				continue

@@ -69,12 +69,22 @@ rules:
 		t.Fatalf("before any delivery:\n%s", out)
 	}
 	in := filepath.Join(dir, "alerts.ndjson")
-	os.WriteFile(in, alerts(1500, 8, 2), 0o644)
+	// The README's rule on an alert without risk: lower() fails; the alert
+	// is counted and dead-lettered (R407), never silently filtered.
+	noRisk := regexp.MustCompile(`"risk":"[^"]*",`).ReplaceAll(alerts(1, 99, 1), nil)
+	os.WriteFile(in, append(alerts(1500, 8, 2), noRisk...), 0o644)
 	out := cli(0, "run", "-q", "-c", integ, in)
 	var read, written, dead, filtered int
 	fmt.Sscanf(out[strings.Index(out, "read "):], "read %d, written %d, dead-lettered %d, filtered %d", &read, &written, &dead, &filtered)
-	if read != 1500 || read != written+dead+filtered || filtered == 0 || written == 0 {
+	if read != 1501 || read != written+dead+filtered || filtered == 0 || written == 0 {
 		t.Fatalf("counts:\n%s", out)
+	}
+	scope := regexp.MustCompile(`, scope errors (\d+) \(R407 (\d+)`).FindStringSubmatch(out)
+	if scope == nil || scope[1] != scope[2] || !strings.Contains(out, `rule "high-and-critical": scope failed for `+scope[1]+` alerts`) {
+		t.Fatalf("alerts without risk are not counted as scope errors:\n%s", out)
+	}
+	if st := cli(0, "status", "-c", integ); !strings.Contains(st, "scope errors") {
+		t.Fatalf("status does not show the scope error:\n%s", st)
 	}
 	if !strings.Contains(out, fmt.Sprintf(`rule "high-and-critical" exported %d`, written)) {
 		t.Fatalf("per-rule count:\n%s", out)
@@ -113,7 +123,14 @@ rules:
 		State string
 		Total store.Counts
 	}
-	if err := json.Unmarshal([]byte(cli(0, "status", "-c", integ, "--json")), &status); err != nil {
+	// stdout alone: the rule's C123 warning goes to stderr.
+	statusCmd := exec.Command(bin, "status", "-c", integ, "--json")
+	statusCmd.Env = env
+	js, err := statusCmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &status); err != nil {
 		t.Fatal(err)
 	}
 	if status.State != "Success" || status.Total.Objects != int64(len(objs)) || status.Total.Bytes != size {
@@ -123,7 +140,7 @@ rules:
 	// A rule no alert matches: everything is counted as filtered, nothing uploaded.
 	write(`risk == "no such risk"`)
 	out = cli(0, "run", "-q", "-c", integ, in)
-	if !strings.Contains(out, "read 1500, written 0, dead-lettered 0, filtered 1500") {
+	if !strings.Contains(out, "read 1501, written 0, dead-lettered 0, filtered 1501 in") {
 		t.Fatalf("all filtered:\n%s", out)
 	}
 	if again, _ := srv.Objects(context.Background(), bucket); len(again) != len(objs) {

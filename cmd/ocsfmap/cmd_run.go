@@ -164,6 +164,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	for rule, n := range counts.ByRule {
 		fmt.Fprintf(stderr, "rule %q exported %d\n", rule, n)
 	}
+	for rule, e := range counts.ByScopeError {
+		first, _, _ := strings.Cut(e.First, "\n")
+		fmt.Fprintf(stderr, "rule %q: scope failed for %d alerts (first at %s:%d: %s)\n", rule, e.N, e.Input, e.Line, first)
+	}
 	if integ != nil {
 		fmt.Fprintf(stderr, "delivered %d objects, %s to s3://%s/%s", rep.Uploaded.Objects, humanBytes(rep.Uploaded.Bytes), integ.Bucket, integ.KeyPrefix())
 		if rep.Uploaded.Failed > 0 {

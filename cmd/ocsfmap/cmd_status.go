@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +70,10 @@ func renderStatus(v statusView) string {
 	row("total", "%d objects, %s", v.Total.Objects, humanBytes(v.Total.Bytes))
 	if v.Staged.Objects > 0 {
 		row("staged", "%d files, %s waiting for delivery", v.Staged.Objects, humanBytes(v.Staged.Bytes))
+	}
+	for _, rule := range slices.Sorted(maps.Keys(v.ScopeErrors)) {
+		e := v.ScopeErrors[rule]
+		row("scope errors", "rule %q: %d alerts (first at %s: %s)", rule, e.Count, e.Where, e.First)
 	}
 	if c := v.LastCheck; c != nil {
 		result := "ok"

@@ -97,6 +97,9 @@ func countErrors(l diag.List) int {
 func summary(c engine.Counts, elapsed time.Duration, deadPath string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "read %d, written %d, dead-lettered %d, filtered %d", c.Read, c.Written, c.DeadLettered, c.Filtered)
+	if c.ScopeErrors > 0 {
+		fmt.Fprintf(&b, ", scope errors %d", c.ScopeErrors)
+	}
 	if c.DeadLettered > 0 {
 		parts := []string{}
 		for _, code := range c.SortedCodes() {

@@ -86,9 +86,22 @@ func (f *Filter) NewMatcher() *Matcher {
 	return &Matcher{f: f, ext: source.NewExtractor(f.fields), vals: make([]any, len(f.fields)), runner: exprenv.NewRunner()}
 }
 
+// ScopeError is the outcome of an alert no enabled rule exports because a
+// scope failed to evaluate for it (lower(risk) on an alert without risk):
+// such an alert must not pass for filtered, which would hide it.
+type ScopeError struct {
+	Rule string // the first rule whose scope failed
+	Err  error
+}
+
+func (e *ScopeError) Error() string { return fmt.Sprintf("rule %q: scope failed: %v", e.Rule, e.Err) }
+func (e *ScopeError) Unwrap() error { return e.Err }
+
 // Match returns the name of the first enabled rule whose scope holds for the
 // alert, or "" when none does (the alert is filtered out). A scope that fails
-// to evaluate does not match.
+// to evaluate does not match; when no other rule matches either, the error
+// is a *ScopeError naming the first failing rule. Any other error is the
+// alert's JSON.
 func (m *Matcher) Match(raw []byte) (string, error) {
 	if len(m.f.rules) == 0 {
 		return "", nil
@@ -96,14 +109,21 @@ func (m *Matcher) Match(raw []byte) (string, error) {
 	if err := m.ext.Extract(raw, m.vals); err != nil {
 		return "", err
 	}
+	var scopeErr *ScopeError
 	for _, r := range m.f.rules {
 		out, err := m.runner.RunFields(r.prog, m.vals)
 		if err != nil {
+			if scopeErr == nil {
+				scopeErr = &ScopeError{Rule: r.name, Err: err}
+			}
 			continue
 		}
 		if b, _ := out.(bool); b {
 			return r.name, nil
 		}
+	}
+	if scopeErr != nil {
+		return "", scopeErr
 	}
 	return "", nil
 }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
@@ -16,17 +17,31 @@ func TestMatch(t *testing.T) {
 		t.Fatalf("%v, %d rules", diags, f.Rules())
 	}
 	m := f.NewMatcher()
-	for _, tc := range []struct{ alert, want string }{
-		{`{"risk": " Critical ", "csp": "GCP"}`, "critical"},
-		{`{"risk": "High", "csp": "AWS"}`, "aws-high"},
-		{`{"risk": "High", "csp": "Azure"}`, ""},
-		{`{"risk": null}`, ""}, // lower(nil) fails: a scope that cannot be evaluated does not match
-		{`{}`, ""},
+	for _, tc := range []struct{ alert, want, scopeErr string }{
+		{`{"risk": " Critical ", "csp": "GCP"}`, "critical", ""},
+		{`{"risk": "High", "csp": "AWS"}`, "aws-high", ""},
+		{`{"risk": "High", "csp": "Azure"}`, "", ""},
+		// lower(nil) fails: no rule matches, and the failure is reported
+		// (the first failing rule), never passed off as filtered.
+		{`{"risk": null}`, "", "aws-high"},
+		{`{}`, "", "aws-high"},
 	} {
 		got, err := m.Match([]byte(tc.alert))
-		if err != nil || got != tc.want {
+		var se *ScopeError
+		switch {
+		case tc.scopeErr == "" && err != nil, got != tc.want:
 			t.Errorf("%s: got %q, %v; want %q", tc.alert, got, err, tc.want)
+		case tc.scopeErr != "" && (!errors.As(err, &se) || se.Rule != tc.scopeErr):
+			t.Errorf("%s: error %v, want a scope error of rule %q", tc.alert, err, tc.scopeErr)
 		}
+	}
+	// Another rule that holds wins over a failing scope.
+	f2, _ := Compile([]Rule{
+		{Name: "by-risk", Enabled: true, Scope: `lower(risk) == "high"`},
+		{Name: "aws", Enabled: true, Scope: `csp == "AWS"`},
+	})
+	if got, err := f2.NewMatcher().Match([]byte(`{"csp": "AWS"}`)); got != "aws" || err != nil {
+		t.Errorf("got %q, %v; want aws", got, err)
 	}
 	if _, err := m.Match([]byte(`{"risk": `)); err == nil {
 		t.Error("broken JSON matched without an error")

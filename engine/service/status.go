@@ -28,6 +28,10 @@ type Status struct {
 	Bytes        int64           `json:"bytes"`
 	LastCheck    *store.Check    `json:"last_check,omitempty"`
 
+	// ScopeErrors: per alert rule, the alerts whose scope failed to
+	// evaluate (handled as on_scope_error says) and the first error.
+	ScopeErrors map[string]store.ScopeErrorStat `json:"scope_errors,omitempty"`
+
 	Alerts  AlertCounts `json:"alerts"`
 	Backlog Backlog     `json:"backlog"`
 }
@@ -81,6 +85,7 @@ func (in *integration) status() Status {
 		st.State, st.Reason, st.Kind = ps.State, ps.Reason, ps.Kind
 		st.LastDelivery, st.LastCheck = ps.LastDelivery, ps.LastCheck
 		st.Objects, st.Bytes = ps.Total.Objects, ps.Total.Bytes
+		st.ScopeErrors = ps.ScopeErrors
 	} else {
 		st.State, st.Reason = store.Failed, err.Error()
 	}

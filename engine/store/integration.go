@@ -33,8 +33,13 @@ type Integration struct {
 	SourceVersion string // optional path segment after the prefix
 	PathStyle     bool
 	Rules         []Rule
-	StateDir      string // status and staging live here unless staging_dir says otherwise
-	StagingDir    string
+	// OnScopeError is what happens to an alert no enabled rule exports
+	// because a scope failed to evaluate for it: ScopeDeadLetter (the
+	// default, so nothing disappears without a trace), ScopeSkip or
+	// ScopeExport.
+	OnScopeError string
+	StateDir     string // status and staging live here unless staging_dir says otherwise
+	StagingDir   string
 
 	warnings diag.List
 }
@@ -49,6 +54,13 @@ type Rule struct {
 	Pos      diag.Pos // the rule's "name" key
 	ScopePos diag.Pos // where the scope text starts: inside the quotes, or the first line of a block scalar
 }
+
+// The values of on_scope_error.
+const (
+	ScopeDeadLetter = "dead_letter"
+	ScopeSkip       = "skip"
+	ScopeExport     = "export"
+)
 
 // Source is the custom source name: the segment after "ext/" in the prefix.
 func (in *Integration) Source() string {
@@ -122,6 +134,7 @@ var integrationKeys = []struct {
 	{"path_style", kBool, false},
 	{"source_version", kString, false},
 	{"rules", kRules, false},
+	{"on_scope_error", kString, false},
 	{"state_dir", kString, false},
 	{"staging_dir", kString, false},
 }
@@ -246,6 +259,8 @@ func (l *loader) field(in *Integration, name string, kind fieldKind, val *yaml.N
 			in.StateDir = s
 		case "staging_dir":
 			in.StagingDir = s
+		case "on_scope_error":
+			in.OnScopeError = s
 		}
 	case kBool:
 		b, ok := l.boolean(name, val)
@@ -331,6 +346,8 @@ func (l *loader) rules(val *yaml.Node) []Rule {
 			l.errorf("C120", item, "rule %q needs a scope (an expression over the alert; use 'true' to export every alert)", r.Name)
 		} else if strings.TrimSpace(r.Scope) == "" && r.ScopePos.Line > 0 {
 			l.errorf("C120", scopeNode, "rule %q has an empty scope", r.Name)
+		} else if r.Enabled {
+			l.missingFieldCalls(r)
 		}
 		rules = append(rules, r)
 	}
@@ -345,6 +362,52 @@ func (l *loader) rules(val *yaml.Node) []Rule {
 		}
 	}
 	return rules
+}
+
+// stringCall finds lower(x), upper(x) and trim(x) on a bare field outside
+// string literals: they fail on an alert without x.
+var stringCall = regexp.MustCompile(`\b(lower|upper|trim)\(\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\)`)
+
+// missingFieldCalls warns (C123) about a scope that calls lower, upper or
+// trim on a field an alert may lack: the scope then fails to evaluate and
+// the alert takes on_scope_error's way instead of being matched or not.
+func (l *loader) missingFieldCalls(r Rule) {
+	for _, m := range stringCall.FindAllStringSubmatchIndex(r.Scope, -1) {
+		if inString(r.Scope[:m[0]]) {
+			continue
+		}
+		fn, field := r.Scope[m[2]:m[3]], r.Scope[m[4]:m[5]]
+		pos := r.ScopePos
+		if nl := strings.LastIndexByte(r.Scope[:m[0]], '\n'); nl >= 0 {
+			pos.Line += strings.Count(r.Scope[:m[0]], "\n")
+			pos.Column = m[0] - nl
+		} else {
+			pos.Column += m[0]
+		}
+		d := diag.Diagnostic{Severity: diag.Warning, Code: "C123", Pos: pos, Source: diag.SourceLine(l.src, pos.Line),
+			Message: fmt.Sprintf("rule %q: %s(%s) fails on an alert without %s; the alert then goes to on_scope_error (%s by default)", r.Name, fn, field, field, ScopeDeadLetter)}
+		d.Detail = fmt.Sprintf("write %s(%s ?? \"\") to treat a missing %s as empty", fn, field, field)
+		l.diags = append(l.diags, d)
+	}
+}
+
+// inString tells whether text ends inside a quoted string literal.
+func inString(text string) bool {
+	var quote rune
+	escaped := false
+	for _, c := range text {
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && quote != 0:
+			escaped = true
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '"' || c == '\'' || c == '`'):
+			quote = c
+		}
+	}
+	return quote != 0
 }
 
 func (l *loader) pos(n *yaml.Node) diag.Pos {
@@ -372,6 +435,13 @@ func (l *loader) check(in *Integration, seen map[string]kv, dir string) {
 	val := func(key string) *yaml.Node { return seen[key].val }
 	has := func(key string) bool { e, ok := seen[key]; return ok && e.ok }
 
+	switch {
+	case !has("on_scope_error"):
+		in.OnScopeError = ScopeDeadLetter
+	case in.OnScopeError != ScopeDeadLetter && in.OnScopeError != ScopeSkip && in.OnScopeError != ScopeExport:
+		d := l.errorf("C122", val("on_scope_error"), "on_scope_error %q: one of dead_letter (the default), skip, export", in.OnScopeError)
+		d.Suggest = diag.Suggest(in.OnScopeError, []string{ScopeDeadLetter, ScopeSkip, ScopeExport})
+	}
 	if has("name") && !validName(in.Name) {
 		l.errorf("C118", val("name"), "name %q: use letters, digits, '.', '_' and '-' (it names the state folder)", in.Name)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,7 +24,7 @@ path_style: false
 rules:
   - name: high-and-critical
     enabled: true
-    scope: 'lower(risk) in ["critical", "high"]'
+    scope: 'lower(risk ?? "") in ["critical", "high"]'
   - name: everything-else
     enabled: false
     scope: |
@@ -71,7 +72,7 @@ func TestLoadIntegration(t *testing.T) {
 		t.Fatalf("rules %+v", in.Rules)
 	}
 	r := in.Rules[0]
-	if r.Name != "high-and-critical" || !r.Enabled || r.Scope != `lower(risk) in ["critical", "high"]` ||
+	if r.Name != "high-and-critical" || !r.Enabled || r.Scope != `lower(risk ?? "") in ["critical", "high"]` ||
 		r.Pos != (diag.Pos{File: p, Line: 11, Column: 5}) || r.ScopePos != (diag.Pos{File: p, Line: 13, Column: 13}) {
 		t.Errorf("rule 0 %+v", r)
 	}
@@ -84,6 +85,63 @@ func TestLoadIntegration(t *testing.T) {
 	}
 	if len(in.Warnings()) != 0 {
 		t.Errorf("warnings %v", in.Warnings())
+	}
+	if in.OnScopeError != ScopeDeadLetter {
+		t.Errorf("on_scope_error %q, want the default %q", in.OnScopeError, ScopeDeadLetter)
+	}
+}
+
+// TestScopeOnMissingField: lower/upper/trim on a bare field warns (C123)
+// at the call, with the fix; a guarded call, a call in a string literal or
+// a disabled rule does not.
+func TestScopeOnMissingField(t *testing.T) {
+	src := strings.Replace(goodIntegration, `lower(risk ?? "") in ["critical", "high"]`, `csp == "lower(x)" && (upper( risk ) == "HIGH" || trim(owner.name) != "")`, 1)
+	src = strings.Replace(src, "    scope: |\n      true\n", "    scope: |\n      lower(ignored) == \"x\"\n", 1)
+	in, err := LoadIntegration(writeIntegration(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range in.Warnings() {
+		got = append(got, fmt.Sprintf("%d:%d %s %s | %s", w.Pos.Line, w.Pos.Column, w.Code, w.Message, w.Detail))
+	}
+	want := []string{
+		`13:35 C123 rule "high-and-critical": upper(risk) fails on an alert without risk; the alert then goes to on_scope_error (dead_letter by default) | write upper(risk ?? "") to treat a missing risk as empty`,
+		`13:62 C123 rule "high-and-critical": trim(owner.name) fails on an alert without owner.name; the alert then goes to on_scope_error (dead_letter by default) | write trim(owner.name ?? "") to treat a missing owner.name as empty`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestOnScopeError(t *testing.T) {
+	for _, v := range []string{"skip", "export", "dead_letter"} {
+		in, err := LoadIntegration(writeIntegration(t, goodIntegration+"on_scope_error: "+v+"\n"))
+		if err != nil || in.OnScopeError != v {
+			t.Errorf("%s: %v %+v", v, err, in)
+		}
+	}
+	_, err := LoadIntegration(writeIntegration(t, goodIntegration+"on_scope_error: drop\n"))
+	var list diag.List
+	if !errors.As(err, &list) || len(list) != 1 || list[0].Code != "C122" || list[0].Pos.Line != 18 {
+		t.Errorf("on_scope_error: drop: %v", err)
+	}
+}
+
+func TestRecordScopeErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := RecordScopeErrors(dir, map[string]ScopeErrorStat{"r": {Count: 2, First: "e1", Where: "a.ndjson:3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordScopeErrors(dir, map[string]ScopeErrorStat{"r": {Count: 1, First: "e2", Where: "b.ndjson:1"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStatus(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.ScopeErrors["r"]; got != (ScopeErrorStat{Count: 3, First: "e1", Where: "a.ndjson:3"}) || st.State != Pending {
+		t.Errorf("status %+v", st)
 	}
 }
 
@@ -132,7 +190,7 @@ func TestLoadIntegrationDiagnostics(t *testing.T) {
 		{"mapping missing", "mappings/security_finding.yaml", "mappings/nope.yaml", []string{"3:10 C117"}, "not found"},
 		{"name with slash", "name: dspm-to-security-lake", "name: a/b", []string{"1:7 C118"}, ""},
 		{"rules not a list", "rules:\n", "rules: {}\nx:\n", []string{"10:8 C103", "11:1 C101"}, ""},
-		{"rule without scope", "    scope: 'lower(risk) in [\"critical\", \"high\"]'\n", "", []string{"11:5 C120"}, "needs a scope"},
+		{"rule without scope", "    scope: 'lower(risk ?? \"\") in [\"critical\", \"high\"]'\n", "", []string{"11:5 C120"}, "needs a scope"},
 		{"rule duplicate name", "name: everything-else", "name: high-and-critical", []string{"14:5 C120"}, "already used at line 11"},
 		{"rule unknown key", "    enabled: true\n", "    enable: true\n", []string{"12:5 C101"}, `did you mean "enabled"`},
 		{"string as list", "region: us-east-2", "region: [us-east-2]", []string{"7:9 C103"}, "a string is expected"},

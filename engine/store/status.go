@@ -39,6 +39,38 @@ type Status struct {
 
 	// LastCheck is the latest Test Connection.
 	LastCheck *Check `json:"last_check,omitempty"`
+
+	// ScopeErrors counts, per alert rule and over every run, alerts no
+	// enabled rule exported because that rule's scope failed to evaluate.
+	ScopeErrors map[string]ScopeErrorStat `json:"scope_errors,omitempty"`
+}
+
+// ScopeErrorStat is one rule's scope errors: how many, and the first.
+type ScopeErrorStat struct {
+	Count int64  `json:"count"`
+	First string `json:"first_error"`
+	Where string `json:"first_alert"` // input:line of the first failing alert
+}
+
+// RecordScopeErrors adds a run's scope errors to the status in stateDir,
+// keeping each rule's first error.
+func RecordScopeErrors(stateDir string, add map[string]ScopeErrorStat) error {
+	if len(add) == 0 {
+		return nil
+	}
+	return bookFor(stateDir).update(func(st *Status) {
+		if st.ScopeErrors == nil {
+			st.ScopeErrors = map[string]ScopeErrorStat{}
+		}
+		for rule, a := range add {
+			cur, ok := st.ScopeErrors[rule]
+			if !ok {
+				cur.First, cur.Where = a.First, a.Where
+			}
+			cur.Count += a.Count
+			st.ScopeErrors[rule] = cur
+		}
+	})
 }
 
 // Counts are delivered objects and bytes.
