@@ -50,7 +50,7 @@ type integration struct {
 
 	mu      sync.Mutex
 	st      deliveryState
-	backlog []pending     // accepted, not delivered, in LSN order
+	backlog []pending // accepted, not delivered, in LSN order
 }
 
 // pending is one accepted batch waiting for delivery.
@@ -353,4 +353,3 @@ func (in *integration) pruneDeadLetters() {
 		names = names[1:]
 	}
 }
-
