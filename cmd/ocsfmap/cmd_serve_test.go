@@ -508,6 +508,34 @@ func TestServeIngestAPI(t *testing.T) {
 			t.Errorf("a credential shows in the metrics or status")
 		}
 	}
+	// The list, and Test Connection through the API.
+	req, _ = http.NewRequest("GET", "http://"+f.addr+"/v1/integrations", nil)
+	req.Header.Set("Authorization", "Bearer "+serveToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("list: %v", err)
+	} else {
+		var l struct{ Integrations []map[string]any }
+		json.NewDecoder(resp.Body).Decode(&l)
+		resp.Body.Close()
+		if len(l.Integrations) != 1 || l.Integrations[0]["name"] != "dspm" || l.Integrations[0]["bucket"] != f.bucket {
+			t.Fatalf("list: %v", l)
+		}
+	}
+	req, _ = http.NewRequest("POST", "http://"+f.addr+"/v1/integrations/dspm/test-connection?write_probe=true", nil)
+	req.Header.Set("Authorization", "Bearer "+serveToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("test-connection: %v", err)
+	} else {
+		var c struct {
+			OK    bool
+			Steps []string
+		}
+		json.NewDecoder(resp.Body).Decode(&c)
+		resp.Body.Close()
+		if !c.OK || len(c.Steps) < 2 {
+			t.Fatalf("test-connection: %+v", c)
+		}
+	}
 	if r, err := http.Get("http://" + f.addr + "/readyz"); err != nil || r.StatusCode != 200 {
 		t.Fatalf("readyz: %v %v", r.StatusCode, err)
 	}
@@ -585,20 +613,35 @@ func TestServeReloadBrokenMapping(t *testing.T) {
 // TestServeS3Outage: with the S3 server down, ingest keeps accepting; once
 // it is back, the backlog is delivered, exactly once.
 func TestServeS3Outage(t *testing.T) {
-	f := newServeFixture(t, "", "--roll-age", "200ms")
+	f := newServeFixture(t, "", "--roll-age", "200ms", "--max-log", "1MiB")
 	f.start()
 	if err := f.lake.srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	// Ingest goes on until the log reaches its cap, then answers 503 with
+	// Retry-After (backpressure, not unbounded memory).
 	var want []string
-	for i := range 10 {
+	var full postResult
+	for i := 0; ; i++ {
 		body := alerts(40, uint64(500+i), 1)
 		res, err := f.post(serveToken, fmt.Sprintf("outage-%d", i), body)
-		if err != nil || res.status != http.StatusAccepted {
-			t.Fatalf("ingest with S3 down: %v %v", res, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.status == http.StatusServiceUnavailable {
+			full = res
+			break
+		}
+		if res.status != http.StatusAccepted || i > 1000 {
+			t.Fatalf("ingest with S3 down: %v", res)
 		}
 		want = append(want, alertUIDs(t, body)...)
-		time.Sleep(100 * time.Millisecond)
+	}
+	if full.header.Get("Retry-After") == "" || !strings.Contains(fmt.Sprint(full.body["error"]), "full") {
+		t.Fatalf("503 without Retry-After or reason: %v", full)
+	}
+	if len(want) < 200 {
+		t.Fatalf("the log refused alerts after only %d", len(want))
 	}
 	if st := f.status(); st["backlog"].(map[string]any)["alerts"].(float64) == 0 {
 		t.Fatalf("with S3 down, nothing should be delivered: %v", st)
