@@ -60,6 +60,17 @@ func NewSTS(c STSConfig) *STS {
 // Close stops the server.
 func (s *STS) Close() { s.srv.Close() }
 
+// AnyExternalID as STSConfig.ExternalID trusts every non-empty External ID:
+// a stand-in for a custom source created with whatever ID the user pasted.
+const AnyExternalID = "*"
+
+func (s *STS) trusts(id string) bool {
+	if s.cfg.ExternalID == AnyExternalID {
+		return id != ""
+	}
+	return id == s.cfg.ExternalID
+}
+
 // Calls returns the requests answered so far.
 func (s *STS) Calls() []Call {
 	s.mu.Lock()
@@ -103,7 +114,7 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch c.Action {
 	case "AssumeRole":
-		if c.RoleARN != s.cfg.RoleARN || c.ExternalID != s.cfg.ExternalID {
+		if c.RoleARN != s.cfg.RoleARN || !s.trusts(c.ExternalID) {
 			s.fail(w, c, http.StatusForbidden, "AccessDenied",
 				fmt.Sprintf("User: arn:aws:iam::%s:user/writer is not authorized to perform: sts:AssumeRole on resource: %s", s.cfg.Account, c.RoleARN))
 			return
