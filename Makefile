@@ -56,13 +56,23 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-demo: build ## the main job on a sample: DSPM alerts -> OCSF -> Parquet in out/lake, and a query
+# The demo's query, run by DuckDB as users would (hive partitioning, the
+# partition values as text), printed as a table.
+DEMO_SQL := SELECT eventDay, accountId, severity, count(*) AS n FROM read_parquet('out/lake/ext/zscaler-dspm/**/*.parquet', hive_partitioning=true, hive_types_autocast=false) GROUP BY ALL ORDER BY n DESC, 1, 2, 3 LIMIT 10
+demo: build ## the main job on a sample: DSPM alerts -> OCSF -> Parquet in out/lake, checked, and a DuckDB query's result
 	rm -rf out/lake
 	bin/ocsfmap run -m $(MAPPING) -o out/lake testdata/dspm/alerts.ndjson
 	@echo
 	@echo "Parquet files, laid out like the Security Lake bucket:"
 	@find out/lake -name '*.parquet' | sort | head -5; echo "  ..."
 	@echo
+	@echo "Checked against OCSF and the Security Lake contract (ocsfmap validate out/lake):"
+	@bin/ocsfmap validate out/lake
+	@echo
+	@.ci/tools-duckdb.sh $(TOOLS) || { echo "make demo: the query needs DuckDB's Node client (Node 20 and npm); the lake is in out/lake" >&2; exit 1; }
 	@echo "Query them (DuckDB):"
-	@echo "  SELECT eventDay, accountId, severity, count(*) FROM read_parquet('out/lake/ext/zscaler-dspm/**/*.parquet', hive_partitioning=true, hive_types_autocast=false) GROUP BY ALL ORDER BY 4 DESC LIMIT 10;"
-	@if [ -d $(TOOLS)/duckdb/node_modules ]; then echo; echo '{"top": "SELECT eventDay, accountId, severity, count(*) AS n FROM read_parquet('"'"'out/lake/ext/zscaler-dspm/**/*.parquet'"'"', hive_partitioning=true, hive_types_autocast=false) GROUP BY ALL ORDER BY n DESC LIMIT 5"}' | node engine/lake/duckdbtest/duckdb_query.cjs $(TOOLS)/duckdb; echo; fi
+	@echo "  $(DEMO_SQL);"
+	@echo
+	@DEMO_SQL="$(DEMO_SQL)" node -e 'process.stdout.write(JSON.stringify({top: process.env.DEMO_SQL}))' \
+	  | node engine/lake/duckdbtest/duckdb_query.cjs $(TOOLS)/duckdb \
+	  | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => { const rows = JSON.parse(s).top, cols = Object.keys(rows[0] || {}); const w = cols.map(c => Math.max(c.length, ...rows.map(r => String(r[c]).length))); const line = r => "  " + cols.map((c, i) => String(r[c]).padEnd(w[i])).join("  "); console.log(line(Object.fromEntries(cols.map(c => [c, c])))); rows.forEach(r => console.log(line(r))); })'
