@@ -15,7 +15,10 @@ import (
 // a retry after a crash is recognised whatever moment the crash hit.
 //
 //	version byte (1) | uvarint len(key) | key | varint accepted unix ms |
-//	uvarint alerts | uvarint rejected | NDJSON alerts, each ending in '\n'
+//	uint32 alerts | uint32 rejected (little-endian) | NDJSON alerts, each ending in '\n'
+//
+// The counts have a fixed width so the header can be written before the
+// body is split into alerts, straight after it (appendHeader, setCounts).
 type batch struct {
 	key      string
 	accepted time.Time
@@ -27,13 +30,24 @@ type batch struct {
 const batchVersion = 1
 
 func (b *batch) appendTo(dst []byte) []byte {
+	dst, at := b.appendHeader(dst)
+	setCounts(dst[at:], b.alerts, b.rejected)
+	return append(dst, b.ndjson...)
+}
+
+// appendHeader appends the record's header with room for the counts at
+// dst[at:at+8], to be filled by setCounts once they are known.
+func (b *batch) appendHeader(dst []byte) (out []byte, at int) {
 	dst = append(dst, batchVersion)
 	dst = binary.AppendUvarint(dst, uint64(len(b.key)))
 	dst = append(dst, b.key...)
 	dst = binary.AppendVarint(dst, b.accepted.UnixMilli())
-	dst = binary.AppendUvarint(dst, uint64(b.alerts))
-	dst = binary.AppendUvarint(dst, uint64(b.rejected))
-	return append(dst, b.ndjson...)
+	return append(dst, make([]byte, 8)...), len(dst)
+}
+
+func setCounts(at []byte, alerts, rejected int) {
+	binary.LittleEndian.PutUint32(at, uint32(alerts))
+	binary.LittleEndian.PutUint32(at[4:], uint32(rejected))
 }
 
 var errBatch = errors.New("malformed batch record")
@@ -57,17 +71,12 @@ func decodeBatch(rec []byte) (batch, error) {
 	}
 	b.accepted = time.UnixMilli(ms)
 	r = r[n:]
-	alerts, n := binary.Uvarint(r)
-	if n <= 0 {
+	if len(r) < 8 {
 		return b, errBatch
 	}
-	r = r[n:]
-	rejected, n := binary.Uvarint(r)
-	if n <= 0 {
-		return b, errBatch
-	}
-	b.alerts, b.rejected = int(alerts), int(rejected)
-	b.ndjson = r[n:]
+	b.alerts = int(binary.LittleEndian.Uint32(r))
+	b.rejected = int(binary.LittleEndian.Uint32(r[4:]))
+	b.ndjson = r[8:]
 	if got := bytes.Count(b.ndjson, []byte{'\n'}); got != b.alerts {
 		return b, fmt.Errorf("%w: %d alerts announced, %d present", errBatch, b.alerts, got)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,21 +106,31 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 
 // accept reads, splits and logs one request; the status says how it went.
 func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration, key string) (IngestResponse, int, error) {
-	body, err := readBody(w, r, s.cfg.MaxBody)
+	bufs := bufferPool.Get().(*ingestBuffers)
+	defer putBuffers(bufs)
+	body, err := readBody(w, r, s.cfg.MaxBody, bufs.body[:0])
+	bufs.body = body
 	if errors.Is(err, errTooLarge) {
 		return IngestResponse{}, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes (--max-body)", s.cfg.MaxBody)
 	}
 	if err != nil {
 		return IngestResponse{}, http.StatusBadRequest, err
 	}
-	ndjson, alerts, rejected, err := splitAlerts(body, make([]byte, 0, len(body)+1))
+	// The alerts go straight after the log record's header.
+	now := time.Now()
+	b := &batch{key: key, accepted: now}
+	rec, at := b.appendHeader(bufs.rec[:0])
+	rec = slices.Grow(rec, len(body)+1)
+	rec, alerts, rejected, err := splitAlerts(body, rec)
+	bufs.rec = rec
 	if err != nil {
 		return IngestResponse{}, http.StatusBadRequest, err
 	}
-	now := time.Now()
-	b := &batch{key: key, accepted: now, alerts: alerts, rejected: len(rejected), ndjson: ndjson}
+	b.alerts, b.rejected = alerts, len(rejected)
+	setCounts(rec[at:], b.alerts, b.rejected)
+	ndjson := rec[at+8:]
 	if alerts > 0 || key != "" {
-		if err := in.accept(r.Context(), b); err != nil {
+		if err := in.accept(r.Context(), b, rec); err != nil {
 			if errors.Is(err, wal.ErrFull) {
 				return IngestResponse{}, http.StatusServiceUnavailable, errors.New("the write-ahead log is full: delivery is behind; retry later")
 			}

@@ -8,16 +8,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // errTooLarge is a body over the size limit, compressed or not.
 var errTooLarge = errors.New("request body too large")
 
-// readBody reads the request body, gunzipping it when it says so, up to
-// max bytes either way (a small gzip body must not inflate past the limit).
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, max)
+// readBody appends the request body to dst, gunzipping it when it says so,
+// up to limit bytes either way (a small gzip body must not inflate past the
+// limit).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, dst []byte) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	var src io.Reader = body
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
@@ -31,18 +34,44 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	default:
 		return nil, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", r.Header.Get("Content-Encoding"))
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength <= max {
-		buf.Grow(int(r.ContentLength))
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		dst = slices.Grow(dst, int(r.ContentLength)+1)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(src, max+1))
-	if err != nil {
-		return nil, tooLargeOr(err, "body")
+	src = io.LimitReader(src, limit+1)
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, max(len(dst), 64<<10))
+		}
+		n, err := src.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > limit {
+			return dst, errTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, tooLargeOr(err, "body")
+		}
 	}
-	if n > max {
-		return nil, errTooLarge
+}
+
+// ingestBuffers are one request's body, and its log record. Pooled: a
+// request's worth of bytes (hundreds of KB) allocated afresh every time
+// was most of the service's garbage.
+type ingestBuffers struct{ body, rec []byte }
+
+var bufferPool = sync.Pool{New: func() any { return new(ingestBuffers) }}
+
+// maxPooled keeps the buffers of an unusually large request out of the
+// pool, so it does not hold that memory for good.
+const maxPooled = 4 << 20
+
+func putBuffers(b *ingestBuffers) {
+	if cap(b.body) > maxPooled || cap(b.rec) > maxPooled {
+		return
 	}
-	return buf.Bytes(), nil
+	bufferPool.Put(b)
 }
 
 func tooLargeOr(err error, what string) error {

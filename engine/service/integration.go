@@ -222,17 +222,17 @@ func (in *integration) replay() error {
 	return nil
 }
 
-// accept makes a batch durable and queues it for delivery.
-func (in *integration) accept(ctx context.Context, b *batch) error {
-	rec := b.appendTo(make([]byte, 0, len(b.ndjson)+64))
+// accept makes a batch durable (rec is its log record) and queues it for
+// delivery.
+func (in *integration) accept(ctx context.Context, b *batch, rec []byte) error {
 	lsn, _, err := in.wal.Append(ctx, rec)
 	if err != nil {
 		return err
 	}
+	p := pending{lsn: lsn, alerts: b.alerts, bytes: int64(len(rec)), accepted: b.accepted}
 	in.accepted.Add(int64(b.alerts))
 	in.rejected.Add(int64(b.rejected))
 	in.mu.Lock()
-	p := pending{lsn: lsn, alerts: b.alerts, bytes: int64(len(b.ndjson)), accepted: b.accepted}
 	// Appends finish in any order; the backlog stays sorted by LSN.
 	i := sort.Search(len(in.backlog), func(i int) bool { return in.backlog[i].lsn > lsn })
 	in.backlog = append(in.backlog, pending{})
