@@ -30,9 +30,9 @@ race: tools ## the concurrent packages under the race detector
 # Per-stage micro-benchmarks on one core, then the whole run (the binary,
 # on 1 and 2 cores, with peak RSS) on 200k alerts of one day.
 LARGE := 1M|30Days
-bench: tools ## benchmarks: every stage on one core, then ocsfmap run end to end (200k alerts)
+bench: tools ## benchmarks: every stage on one core, then ocsfmap run and serve end to end (200k alerts)
 	GOMAXPROCS=1 OCSFMAP_TOOLS=$(TOOLS) $(GO) test -run '^$$' -bench . -skip '$(LARGE)' -benchmem ./engine/...
-	$(GO) test -run '^$$' -bench 'BenchmarkRunOneDay200k' -benchtime 1x ./cmd/ocsfmap
+	$(GO) test -run '^$$' -bench 'BenchmarkRunOneDay200k|BenchmarkServe' -benchtime 1x -timeout 30m ./cmd/ocsfmap
 
 bench-large: ## the 1M-alert benchmarks (one day and 30 days, ~12,000 partitions); several minutes
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench '$(LARGE)' -benchtime 1x -timeout 60m ./engine/lake
