@@ -15,22 +15,19 @@ import (
 
 // Delivery of the log, exactly once.
 //
-// An epoch is a range of log records delivered as one set of files (one
-// per partition, more past the size roll). Its start is recorded before it
-// is filled, and its files are named from that start (epochFileName), the
-// partition and the file's number in it. Records stream from the log into
-// the epoch's lake writer as they are accepted, so mapping keeps up with
-// ingest. The epoch is cut at RollBytes of alerts or when its first alert
-// is RollAge old; its end is recorded before its last files are written.
-// Then its files are finished and uploaded in the background while the
-// next epoch fills, and only once S3 confirmed them all is the epoch
-// committed and its log segments let go.
+// An epoch is a range of log records delivered as one set of files, one
+// per partition. Records stream from the log into the epoch's lake writer
+// as they are accepted, so mapping keeps up with ingest; the lake buffers
+// (and spills) them and writes no file yet. The epoch is cut at RollBytes
+// of alerts or when its first alert is RollAge old, and its range is
+// recorded; only then are its files written, named from the log, the
+// epoch's start and the partition (epochFileName), and uploaded, in the
+// background while the next epoch fills. Once S3 confirmed them all, the
+// epoch is committed and its log segments let go.
 //
 // After a crash the closing epoch is rebuilt from its recorded range and
-// the open one refilled from its start. Files cut by size in the middle of
-// an epoch depend only on the records before them in log order, which a
-// refill reads again, so every rebuilt file has the name and the rows of
-// the one it replaces, and its upload overwrites it.
+// the open one refilled from its start: every rebuilt file has the name and
+// the rows of the one it replaces, and its upload overwrites it.
 
 // run delivers the log until ctx is done or, once drain is closed, until
 // everything accepted is delivered.
@@ -135,10 +132,11 @@ func (in *integration) newDelivery(ctx context.Context, l *loaded, from wal.LSN)
 	}
 	d, err := l.mapping.NewDelivery(ctx, engine.DeliveryOptions{
 		Integration: l.integ, Deliverer: l.dl, Dir: staging,
-		RollBytes: in.s.cfg.RollBytes,
-		// The epoch is the age roll: within it files are cut by size only,
-		// at the same rows on every refill.
-		RollAge:     100 * 365 * 24 * time.Hour,
+		// The epoch is the roll: it holds at most RollBytes of alerts (a
+		// partition's file is smaller still, zstd-compressed), so the lake
+		// writes every file at Close, after the epoch's range is recorded.
+		RollBytes: 1 << 62,
+		RollAge:   100 * 365 * 24 * time.Hour,
 		Memory:      in.s.cfg.Memory,
 		DeadLetters: deadPath,
 		FileName:    func(keyDir string, n int) string { return epochFileName(in.st.LogID, from, keyDir, n) },
