@@ -69,6 +69,7 @@ type Format struct {
 	// Scratch reused from page to page and file to file.
 	footer                thriftWriter
 	pageBuf, zbuf, hdrBuf []byte
+	dictBuf               []byte
 	statBuf               [8]byte // a numeric min or max
 }
 
@@ -83,6 +84,9 @@ type Options struct {
 	PageSize int
 	// ZstdLevel is the zstd encoder level.
 	ZstdLevel zstd.EncoderLevel
+	// Dictionary encodes string columns with a dictionary where a chunk's
+	// values repeat (dict.go); otherwise every value is PLAIN.
+	Dictionary bool
 }
 
 // New compiles the Parquet form of sc (pq, as pqarrow.ToParquet made it).
@@ -214,7 +218,8 @@ func (f *Format) compile(dt arrow.DataType, pn schema.Node, rep int16) (*node, e
 			return nil, fmt.Errorf("%s is not a Parquet primitive", pn.Name())
 		}
 		n.kind = leafNode
-		n.leaf = &leaf{arrowType: dt.ID()}
+		n.leaf = &leaf{arrowType: dt.ID(), pageSize: f.pageSize}
+		n.leaf.dict.ok = f.opts.Dictionary && dt.ID() == arrow.STRING
 		f.leaves = append(f.leaves, n.leaf)
 	default:
 		return nil, fmt.Errorf("unsupported Arrow type %s", dt)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,6 +22,7 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine/columnar"
 	"github.com/ocsfmap/ocsfmap/engine/columnar/columnartest"
+	"github.com/ocsfmap/ocsfmap/engine/lake/readertest"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
 )
 
@@ -119,6 +122,61 @@ func appendRandom(rng *rand.Rand, b array.Builder) {
 	}
 }
 
+// lowCardinalityBatch is randomBatch with its top-level strings drawn from
+// a few values, one of them constant, up to row distinctFrom and all
+// distinct after it; nulls kept.
+func lowCardinalityBatch(t testing.TB, mem memory.Allocator, rows, distinctFrom int) arrow.RecordBatch {
+	src := randomBatch(t, mem, rows, 99)
+	defer src.Release()
+	rng := rand.New(rand.NewPCG(5, 5))
+	cols := make([]arrow.Array, len(testSchema.Fields()))
+	for i, f := range testSchema.Fields() {
+		if f.Type.ID() != arrow.STRING {
+			cols[i] = src.Column(i)
+			cols[i].Retain()
+			continue
+		}
+		sb := array.NewStringBuilder(mem)
+		for r := range rows {
+			switch {
+			case f.Name == "never" || src.Column(i).IsNull(r):
+				sb.AppendNull()
+			case r >= distinctFrom:
+				sb.Append(fmt.Sprintf("distinct value %d", r))
+			case r%2 == 0:
+				sb.Append("constant")
+			default:
+				sb.Append([]string{"us-east-1", "eu-west-1", "", "ap-northeast-1"}[rng.IntN(4)])
+			}
+		}
+		cols[i] = sb.NewArray()
+		sb.Release()
+	}
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	return array.NewRecordBatch(testSchema, cols, int64(rows))
+}
+
+// hasDictionary tells whether some column chunk of the file has a
+// dictionary page.
+func hasDictionary(t *testing.T, data []byte) bool {
+	t.Helper()
+	md := footer(t, data)
+	for g := range md.NumRowGroups() {
+		rg := md.RowGroup(g)
+		for c := range rg.NumColumns() {
+			cc, _ := rg.ColumnChunk(c)
+			if cc.HasDictionaryPage() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func writeBoth(t *testing.T, batch arrow.RecordBatch, opts Options, rowGroupRows int) (ours, theirs []byte) {
 	t.Helper()
 	props, arrProps := testProps()
@@ -172,18 +230,40 @@ func TestRoundTrip(t *testing.T) {
 		rows         int
 		pageSize     int
 		rowGroupRows int
+		dict         bool
 	}{
-		{"one row", 1, 0, 0},
-		{"small", 83, 0, 0},
-		{"many pages", 3000, 4 << 10, 0},
-		{"row groups", 2500, 64 << 10, 1000},
+		{"one row", 1, 0, 0, false},
+		{"small", 83, 0, 0, false},
+		{"many pages", 3000, 4 << 10, 0, false},
+		{"row groups", 2500, 64 << 10, 1000, false},
+		// With dictionaries: kept (small), falling back to PLAIN when the
+		// dictionary outgrows a page (many pages) or the values are mostly
+		// distinct (row groups), and skipped for the chunks after that.
+		{"dict one row", 1, 0, 0, true},
+		{"dict small", 83, 0, 0, true},
+		{"dict many pages", 3000, 4 << 10, 0, true},
+		{"dict row groups", 2500, 64 << 10, 1000, true},
+		{"dict low cardinality", 2500, 4 << 10, 0, true},
+		// Pages of indices, then a fallback to PLAIN within the chunk.
+		{"dict then distinct", 4000, 4 << 10, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			batch := randomBatch(t, mem, tc.rows, uint64(tc.rows))
+			switch tc.name {
+			case "dict low cardinality":
+				batch.Release()
+				batch = lowCardinalityBatch(t, mem, tc.rows, tc.rows)
+			case "dict then distinct":
+				batch.Release()
+				batch = lowCardinalityBatch(t, mem, tc.rows, 2000)
+			}
 			defer batch.Release()
-			ours, theirs := writeBoth(t, batch, Options{PageSize: tc.pageSize}, tc.rowGroupRows)
+			ours, theirs := writeBoth(t, batch, Options{PageSize: tc.pageSize, Dictionary: tc.dict}, tc.rowGroupRows)
+			if wantDict := tc.name == "dict small" || strings.HasPrefix(tc.name, "dict low") || strings.HasPrefix(tc.name, "dict then"); wantDict && !hasDictionary(t, ours) {
+				t.Errorf("no column chunk has a dictionary page")
+			}
 
 			got := readBack(t, mem, ours)
 			defer got.Release()
@@ -215,13 +295,19 @@ func TestRoundTrip(t *testing.T) {
 // row group of a file written after another one with the same Format (the
 // lake's use: nothing may carry over).
 func TestStatisticsMatchPqarrow(t *testing.T) {
+	for _, dict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dictionary=%v", dict), func(t *testing.T) { testStatistics(t, dict) })
+	}
+}
+
+func testStatistics(t *testing.T, dict bool) {
 	mem := memory.NewGoAllocator()
 	first := randomBatch(t, mem, 300, 4)
 	defer first.Release()
 	batch := randomBatch(t, mem, 500, 3)
 	defer batch.Release()
 	props, arrProps := testProps()
-	f, err := FromArrow(testSchema, props, arrProps, Options{})
+	f, err := FromArrow(testSchema, props, arrProps, Options{Dictionary: dict})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,4 +454,46 @@ func FuzzRoundTrip(f *testing.F) {
 			col.Release()
 		}
 	})
+}
+
+// arrow-rs and polars read our files as pqarrow does: every type and
+// nesting, several pages and row groups, dictionary pages, and a chunk
+// whose pages of indices are followed by PLAIN pages after a fallback.
+func TestOtherReadersAgree(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	dir := t.TempDir()
+	var files []string
+	for i, tc := range []struct {
+		batch        arrow.RecordBatch
+		opts         Options
+		rowGroupRows int
+	}{
+		{randomBatch(t, mem, 3000, 1), Options{PageSize: 4 << 10}, 1000},
+		{randomBatch(t, mem, 3000, 2), Options{PageSize: 4 << 10, Dictionary: true}, 0},
+		{lowCardinalityBatch(t, mem, 4000, 2000), Options{PageSize: 4 << 10, Dictionary: true}, 0},
+		{lowCardinalityBatch(t, mem, 2500, 2500), Options{Dictionary: true}, 1000},
+	} {
+		ours, _ := writeBoth(t, tc.batch, tc.opts, tc.rowGroupRows)
+		tc.batch.Release()
+		f := filepath.Join(dir, fmt.Sprintf("%d.parquet", i))
+		if err := os.WriteFile(f, ours, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	tables := readertest.Read(t, mem, files)
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := readBack(t, mem, data)
+		for k, got := range tables[i] {
+			for _, d := range readertest.Diff(want, got, 5) {
+				t.Errorf("file %d, %s: %s", i, readertest.Readers[k], d)
+			}
+			got.Release()
+		}
+		want.Release()
+	}
 }

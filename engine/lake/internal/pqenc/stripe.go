@@ -30,13 +30,22 @@ type leaf struct {
 	min, max     []byte // PLAIN encoding of the extremes
 	minI, maxI   int64
 	minF, maxF   float64
+	dict         dictState
+	// pageSize: PLAIN values or dictionary bytes over this cut a page or
+	// end a dictionary (the Format's).
+	pageSize int
 }
 
 func (l *leaf) reset() {
 	l.defs, l.reps, l.vals, l.bits = l.defs[:0], l.reps[:0], l.vals[:0], 0
 	l.chunk, l.uncompressed, l.numValues, l.nulls = l.chunk[:0], 0, 0, 0
 	l.hasMinMax, l.min, l.max = false, l.min[:0], l.max[:0]
+	l.dict.startChunk()
 }
+
+// pageBytes is the size of the page's values so far: PLAIN bytes, or
+// what its dictionary indices would take unpacked.
+func (l *leaf) pageBytes() int { return len(l.vals) + 4*len(l.dict.idx) }
 
 // null records an absent value at levels def, rep.
 func (l *leaf) null(def, rep int16) {
@@ -49,6 +58,26 @@ func (l *leaf) null(def, rep int16) {
 
 // value records arr[i], present, at levels def, rep.
 func (l *leaf) value(arr arrow.Array, i int, def, rep int16) {
+	if l.dict.use {
+		s := arr.(*array.String).Value(i)
+		k, added, ok := l.dict.lookup(s, l.pageSize)
+		if ok {
+			l.defs = append(l.defs, def)
+			if l.maxRep > 0 {
+				l.reps = append(l.reps, rep)
+			}
+			l.dict.idx = append(l.dict.idx, k)
+			if added {
+				l.statString(s)
+			}
+			return
+		}
+		// The rest of the chunk is PLAIN, the page so far included (a page
+		// is cut only where a row starts).
+		l.vals = l.dict.appendPlain(l.vals, l.dict.idx)
+		l.dict.idx = l.dict.idx[:0]
+		l.dict.use, l.dict.fellBack = false, true
+	}
 	l.defs = append(l.defs, def)
 	if l.maxRep > 0 {
 		l.reps = append(l.reps, rep)
@@ -133,7 +162,7 @@ func (l *leaf) statFloat(v float64) {
 func (f *Format) stripe(n *node, arr arrow.Array, lo, hi int) {
 	for i := lo; i < hi; i++ {
 		for _, l := range n.leaves {
-			if len(l.vals) >= f.pageSize {
+			if l.pageBytes() >= f.pageSize {
 				f.flushPage(l)
 			}
 		}

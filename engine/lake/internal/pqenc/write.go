@@ -16,6 +16,8 @@ const (
 	pageData     = 0 // PageType DATA_PAGE
 	encPlain     = 0 // Encoding PLAIN
 	encRLE       = 3 // Encoding RLE
+	encRLEDict   = 8 // Encoding RLE_DICTIONARY
+	pageDict     = 2 // PageType DICTIONARY_PAGE
 	codecZstd    = 6 // CompressionCodec ZSTD
 	parquetMagic = "PAR1"
 )
@@ -23,6 +25,7 @@ const (
 // chunkMeta is what the footer says of one column chunk.
 type chunkMeta struct {
 	offset, compressed, uncompressed int64
+	dict                             int64 // bytes of the dictionary page at offset (0: none)
 }
 
 // Write writes batch as one Parquet file to w, rowGroupRows rows per row
@@ -60,11 +63,23 @@ func (f *Format) Write(w io.Writer, batch arrow.RecordBatch, rowGroupRows int) (
 			f.stripe(n, batch.Column(c), lo, hi)
 			for _, l := range n.leaves {
 				f.flushPage(l)
-				metas[k] = chunkMeta{offset: cw.n, compressed: int64(len(l.chunk)), uncompressed: l.uncompressed}
+				m := chunkMeta{offset: cw.n, compressed: int64(len(l.chunk)), uncompressed: l.uncompressed}
+				if l.dict.used {
+					dp, raw := f.dictPage(l)
+					m.dict = int64(len(dp))
+					m.compressed += m.dict
+					m.uncompressed += raw
+					if _, err := cw.Write(dp); err != nil {
+						return cw.n, err
+					}
+				}
+				metas[k] = m
 				if _, err := cw.Write(l.chunk); err != nil {
 					return cw.n, err
 				}
 				f.writeChunkMeta(ft, l, metas[k])
+				l.dict.endChunk()
+				l.dict.release()
 				k++
 			}
 		}
@@ -92,7 +107,17 @@ func (f *Format) flushPage(l *leaf) {
 	if l.maxDef > 0 {
 		page = appendLevels(page, l.defs, bits.Len16(uint16(l.maxDef)))
 	}
-	page = append(page, l.vals...)
+	enc := int32(encPlain)
+	if len(l.dict.idx) > 0 {
+		// Indices of this page (the values of a page are all indices or all
+		// PLAIN: a fallback cuts the page first).
+		page = appendIndices(page, l.dict.idx, dictWidth(len(l.dict.entries)))
+		enc = encRLEDict
+		l.dict.used = true
+		l.dict.idx = l.dict.idx[:0]
+	} else {
+		page = append(page, l.vals...)
+	}
 	f.pageBuf = page
 	f.zbuf = f.enc.EncodeAll(page, f.zbuf[:0])
 
@@ -103,7 +128,7 @@ func (f *Format) flushPage(l *leaf) {
 	h.i32(3, int32(len(f.zbuf)))
 	h.begin(5)
 	h.i32(1, int32(n))
-	h.i32(2, encPlain)
+	h.i32(2, enc)
 	h.i32(3, encRLE)
 	h.i32(4, encRLE)
 	h.end()
@@ -117,15 +142,42 @@ func (f *Format) flushPage(l *leaf) {
 	l.defs, l.reps, l.vals, l.bits = l.defs[:0], l.reps[:0], l.vals[:0], 0
 }
 
+// dictPage returns l's dictionary page (header and compressed entries) and
+// its uncompressed size with the header.
+func (f *Format) dictPage(l *leaf) ([]byte, int64) {
+	f.pageBuf = l.dict.appendEntries(f.pageBuf[:0])
+	f.zbuf = f.enc.EncodeAll(f.pageBuf, f.zbuf[:0])
+	var h thriftWriter
+	h.b = f.hdrBuf[:0]
+	h.i32(1, pageDict)
+	h.i32(2, int32(len(f.pageBuf)))
+	h.i32(3, int32(len(f.zbuf)))
+	h.begin(7) // dictionary_page_header
+	h.i32(1, int32(len(l.dict.entries)))
+	h.i32(2, encPlain)
+	h.end()
+	h.b = append(h.b, 0)
+	f.hdrBuf = h.b
+	f.dictBuf = append(append(f.dictBuf[:0], h.b...), f.zbuf...)
+	return f.dictBuf, int64(len(h.b) + len(f.pageBuf))
+}
+
 // writeChunkMeta writes the ColumnChunk of l (a RowGroup.columns element).
 func (f *Format) writeChunkMeta(w *thriftWriter, l *leaf, m chunkMeta) {
 	w.begin(0)
 	w.i64(2, m.offset) // file_offset
 	w.begin(3)         // meta_data
 	w.i32(1, int32(l.physical))
-	w.list(2, tI32, 2)
-	w.b = binary.AppendVarint(w.b, encPlain)
-	w.b = binary.AppendVarint(w.b, encRLE)
+	if l.dict.used {
+		w.list(2, tI32, 3)
+		w.b = binary.AppendVarint(w.b, encPlain)
+		w.b = binary.AppendVarint(w.b, encRLE)
+		w.b = binary.AppendVarint(w.b, encRLEDict)
+	} else {
+		w.list(2, tI32, 2)
+		w.b = binary.AppendVarint(w.b, encPlain)
+		w.b = binary.AppendVarint(w.b, encRLE)
+	}
 	w.list(3, tBinary, len(l.path))
 	for _, p := range l.path {
 		w.b = binary.AppendUvarint(w.b, uint64(len(p)))
@@ -135,8 +187,11 @@ func (f *Format) writeChunkMeta(w *thriftWriter, l *leaf, m chunkMeta) {
 	w.i64(5, l.numValues)
 	w.i64(6, m.uncompressed)
 	w.i64(7, m.compressed)
-	w.i64(9, m.offset) // data_page_offset
-	w.begin(12)        // statistics
+	w.i64(9, m.offset+m.dict) // data_page_offset
+	if m.dict > 0 {
+		w.i64(11, m.offset) // dictionary_page_offset
+	}
+	w.begin(12) // statistics
 	w.i64(3, l.nulls)
 	if l.hasMinMax {
 		// Like parquet-mr and pqarrow: an extreme too long is left out,
