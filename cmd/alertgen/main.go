@@ -1,7 +1,7 @@
 // Command alertgen writes realistic Zscaler DSPM cloud alerts as NDJSON to
 // stdout, the same bytes for the same flags:
 //
-//	alertgen -n 1000 -seed 1 [-days 1] [-accounts 200] [-start 2026-11-01]
+//	alertgen -n 1000 -seed 1 [-days 1] [-accounts 200] [-start 2026-11-01] [-ordered]
 //
 // The corpus in testdata/dspm is made with it (see cmd/alertgen/main_test.go).
 package main
@@ -30,6 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same alerts")
 	days := fs.Int("days", 1, "spread alert times over this many days")
 	accounts := fs.Int("accounts", 200, "number of cloud accounts (each in 1-3 regions)")
+	ordered := fs.Bool("ordered", false, "event times rise through the output, as a live stream sends them (default: random order over the window)")
 	start := fs.String("start", alertgen.DefaultStart.Format("2006-01-02"), "first day of the time window, YYYY-MM-DD or RFC 3339")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,7 +51,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "alertgen: -start: %v\n", err)
 		return 2
 	}
-	if err := generate(stdout, *n, *seed, alertgen.Options{Accounts: *accounts, Days: *days, Start: t0}); err != nil {
+	opts := alertgen.Options{Accounts: *accounts, Days: *days, Start: t0}
+	if *ordered {
+		opts.Ordered = *n
+	}
+	if err := generate(stdout, *n, *seed, opts); err != nil {
 		fmt.Fprintf(stderr, "alertgen: %v\n", err)
 		return 1
 	}

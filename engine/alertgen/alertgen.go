@@ -90,6 +90,14 @@ type Options struct {
 	Days int
 	// Start is the first instant of the time window (2026-11-01T00:00:00Z).
 	Start time.Time
+	// Ordered, when > 0, makes event times rise through a corpus of that
+	// many alerts, as a live stream delivers them: alert i's event lies in
+	// the i-th of Ordered equal slices of the window, at a random point of
+	// it. The records' times are then mostly in order; alerts whose time
+	// falls back to alert_updated_dt (no usable event timestamp) are later
+	// by up to six hours. 0: times are uniform over the window, in random
+	// order (the hard case for a writer).
+	Ordered int
 }
 
 // DefaultStart is the start of the time window when Options.Start is zero.
@@ -103,6 +111,8 @@ type Generator struct {
 	start    int64 // ms
 	span     int64 // ms
 	rec      []field
+	ordered  int64 // Options.Ordered
+	seq      int64 // alerts made so far, for Ordered
 }
 
 type account struct {
@@ -134,9 +144,10 @@ func New(seed uint64, opts Options) *Generator {
 		opts.Start = DefaultStart
 	}
 	g := &Generator{
-		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		start: opts.Start.UnixMilli(),
-		span:  int64(opts.Days) * 24 * 3600 * 1000,
+		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		start:   opts.Start.UnixMilli(),
+		span:    int64(opts.Days) * 24 * 3600 * 1000,
+		ordered: int64(max(opts.Ordered, 0)),
 	}
 	g.accounts = g.makeAccounts(opts.Accounts)
 	return g
@@ -308,6 +319,11 @@ func (g *Generator) next() []field {
 	// within 6 hours, all inside the window.
 	end := g.start + g.span - 1
 	event := g.start + g.rng.Int64N(g.span)
+	if g.ordered > 0 {
+		slice := max(g.span/g.ordered, 1)
+		event = min(g.start+g.seq%g.ordered*g.span/g.ordered+(event-g.start)%slice, end)
+		g.seq++
+	}
 	created := min(event+g.rng.Int64N(15*60*1000), end)
 	updated := min(created+g.rng.Int64N(6*3600*1000), end)
 	noTime := g.chance(pNoUsableTime)

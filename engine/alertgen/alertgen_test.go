@@ -426,3 +426,31 @@ func BenchmarkNext(b *testing.B) {
 		_ = g.Next()
 	}
 }
+
+// With Ordered, event times rise through the corpus (to the second: some
+// formats drop the milliseconds) and still cover the window; the other
+// fields are drawn as without it.
+func TestOrdered(t *testing.T) {
+	const n = 2000
+	start := time.Date(2026, 5, 10, 0, 0, 0, 0, time.UTC)
+	g := New(5, Options{Accounts: 30, Days: 2, Start: start, Ordered: n})
+	last, seen := int64(0), 0
+	for i := range n {
+		rec := g.Next()
+		ms, ok := usableTime(rec["csp_event_timestamp"])
+		if !ok {
+			continue
+		}
+		seen++
+		if ms/1000 < last/1000 {
+			t.Fatalf("record %d: event %s before the previous one, %s", i, time.UnixMilli(ms).UTC(), time.UnixMilli(last).UTC())
+		}
+		if ms < start.UnixMilli() || ms >= start.Add(48*time.Hour).UnixMilli() {
+			t.Fatalf("record %d: event %s outside the window", i, time.UnixMilli(ms).UTC())
+		}
+		last = ms
+	}
+	if seen < n*3/4 || last < start.Add(47*time.Hour).UnixMilli() {
+		t.Errorf("%d event times, the last %s: want most alerts, up to the window's end", seen, time.UnixMilli(last).UTC())
+	}
+}
