@@ -1,11 +1,11 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -120,36 +120,28 @@ func (c *Checker) classFor(m map[string]any) (*ocsf.Catalog, *ocsf.Class) {
 	return cat, cl
 }
 
-// rehydrate parses, in place, the strings that hold JSON documents: values
-// of json_t attributes and of open objects. A string that is not JSON stays
-// a string (a json_t may be one).
+// rehydrate parses, in place, the strings that hold open objects (such
+// as unmapped, an "object" with no fixed attributes, stored as JSON text):
+// the schema wants an object there. json_t values stay as they are read:
+// the schema takes any value, so parsing them would only cost time.
 func rehydrate(cat *ocsf.Catalog, attrs map[string]*ocsf.Attr, m map[string]any) {
 	for k, v := range m {
 		a := attrs[k]
-		if a == nil {
+		if a == nil || a.BaseType != ocsf.ObjectType {
 			continue
 		}
-		open := a.BaseType == ocsf.JSONType
-		var objAttrs map[string]*ocsf.Attr
-		if a.BaseType == ocsf.ObjectType {
-			if o, ok := cat.Objects[a.Object]; ok && len(o.Attrs) > 0 {
-				objAttrs = o.Attrs
-			} else {
-				open = true
-			}
-		}
-		switch {
-		case open:
+		o, ok := cat.Objects[a.Object]
+		if !ok || len(o.Attrs) == 0 {
 			m[k] = parseJSONValue(v)
-		case objAttrs != nil:
-			switch x := v.(type) {
-			case map[string]any:
-				rehydrate(cat, objAttrs, x)
-			case []any:
-				for _, e := range x {
-					if em, ok := e.(map[string]any); ok {
-						rehydrate(cat, objAttrs, em)
-					}
+			continue
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			rehydrate(cat, o.Attrs, x)
+		case []any:
+			for _, e := range x {
+				if em, ok := e.(map[string]any); ok {
+					rehydrate(cat, o.Attrs, em)
 				}
 			}
 		}
@@ -159,7 +151,7 @@ func rehydrate(cat *ocsf.Catalog, attrs map[string]*ocsf.Attr, m map[string]any)
 func parseJSONValue(v any) any {
 	switch x := v.(type) {
 	case string:
-		d := json.NewDecoder(bytes.NewReader([]byte(x)))
+		d := json.NewDecoder(strings.NewReader(x))
 		d.UseNumber()
 		var out any
 		if err := d.Decode(&out); err == nil && !d.More() {

@@ -86,6 +86,7 @@ func newCompiler() *jsonschema.Compiler {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft7)
 	c.UseLoader(noNetwork{})
+	c.RegisterVocabulary(intVocab)
 	return c
 }
 
@@ -103,6 +104,7 @@ func compile(version, class string, profiles []string) (*Validator, error) {
 		return nil, fmt.Errorf("validate: %s %s: %w", version, class, err)
 	}
 	url := "urn:ocsfmap:" + version + ":" + class
+	rewriteIntegers(doc)
 	c := newCompiler()
 	if err := c.AddResource(url, doc); err != nil {
 		return nil, fmt.Errorf("validate: %s %s: %w", version, class, err)

@@ -410,3 +410,75 @@ func TestClassConstraintViolation(t *testing.T) {
 		t.Errorf("got %v\nwant %v", got, want)
 	}
 }
+
+// TestIntegerKeywordAgrees: the compiled integer check (integer.go) reports
+// exactly what the library's own type/enum/const keywords report, on the
+// values a record can hold.
+func TestIntegerKeywordAgrees(t *testing.T) {
+	lib, ours := &Validator{schema: libSchema(t, false)}, &Validator{schema: libSchema(t, true)}
+	values := []any{json.Number("5"), json.Number("42"), json.Number("1.5"), json.Number("5.0"), json.Number("1e2"),
+		json.Number("99999999999999999999"), 5.0, 42.0, 2.5, int64(5), int64(-1), "5", true, nil, []any{}, map[string]any{}}
+	for _, attr := range []string{"severity_id", "class_uid", "time", "count"} {
+		for _, val := range values {
+			doc := validRecord(t)
+			doc[attr] = val
+			if a, b := strs(lib.Validate(doc)), strs(ours.Validate(doc)); !slices.Equal(a, b) {
+				t.Errorf("%s = %#v:\nlibrary %q\nours    %q", attr, val, a, b)
+			}
+		}
+	}
+	doc := validRecord(t)
+	doc["resources"].([]any)[0].(map[string]any)["owner"].(map[string]any)["type_id"] = json.Number("7")
+	if a, b := strs(lib.Validate(doc)), strs(ours.Validate(doc)); !slices.Equal(a, b) || len(a) != 1 {
+		t.Errorf("nested enum:\nlibrary %q\nours    %q", a, b)
+	}
+}
+
+// libSchema compiles the 1.1.0 security_finding schema with or without the
+// integer keyword rewrite.
+func libSchema(t testing.TB, rewrite bool) *jsonschema.Schema {
+	cat, err := ocsf.Load("1.1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := cat.JSONSchema("security_finding", []string{"cloud", "datetime"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rewrite {
+		rewriteIntegers(doc)
+	}
+	c := newCompiler()
+	if err := c.AddResource("urn:t", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("urn:t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// BenchmarkIntegerKeyword: one valid record through the library's own
+// integer keywords and through ours.
+func BenchmarkIntegerKeyword(b *testing.B) {
+	doc := validRecord(b)
+	for _, tc := range []struct {
+		name    string
+		rewrite bool
+	}{{"library", false}, {"ours", true}} {
+		v := &Validator{schema: libSchema(b, tc.rewrite)}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if vs := v.Validate(doc); vs != nil {
+					b.Fatal(vs)
+				}
+			}
+		})
+	}
+}
