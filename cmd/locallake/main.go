@@ -12,7 +12,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -51,18 +50,13 @@ func run(dir, region, bucket, source, mapping string, command []string) error {
 	if os.Getenv("OCSFMAP_TOOLS") == "" {
 		os.Setenv("OCSFMAP_TOOLS", ".tools")
 	}
-	srv, err := s3test.Start(filepath.Join(dir, "s3"), region)
+	role := fmt.Sprintf("arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-%s-%s", source, region)
+	lake, err := s3test.StartLake(s3test.LakeConfig{Dir: filepath.Join(dir, "s3"), Region: region, Bucket: bucket,
+		RoleARN: role, ExternalID: s3test.AnyExternalID, Account: account, WriterKey: writerKey, WriterSecret: writerSecret})
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
-		fmt.Fprintf(os.Stderr, "locallake: bucket %s: %v (kept from an earlier run?)\n", bucket, err)
-	}
-	role := fmt.Sprintf("arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-%s-%s", source, region)
-	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: role, ExternalID: s3test.AnyExternalID, Account: account,
-		CallerKey: writerKey, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-	defer sts.Close()
+	defer lake.Close()
 
 	absMapping, err := filepath.Abs(mapping)
 	if err != nil {
@@ -89,16 +83,11 @@ path_style: true
 			return err
 		}
 	}
-	env := map[string]string{
-		"AWS_ACCESS_KEY_ID": writerKey, "AWS_SECRET_ACCESS_KEY": writerSecret, "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ENDPOINT_URL_S3": srv.Endpoint, "AWS_ENDPOINT_URL_STS": sts.URL,
-	}
-	fmt.Fprintf(os.Stderr, "locallake: S3 %s (bucket %s, files under %s), STS %s\n", srv.Endpoint, bucket, filepath.Join(dir, "s3", bucket), sts.URL)
+	fmt.Fprintf(os.Stderr, "locallake: S3 %s (bucket %s, files under %s), STS %s\n", lake.S3.Endpoint, bucket, filepath.Join(dir, "s3", bucket), lake.STS.URL)
 	fmt.Fprintf(os.Stderr, "locallake: role %s trusts any External ID; writer account %s\n", role, account)
 	fmt.Fprintf(os.Stderr, "locallake: integration file %s\n", integ)
 	if len(command) == 0 {
-		for k, v := range env {
+		for k, v := range lake.Env {
 			fmt.Printf("export %s=%q\n", k, v)
 		}
 		sig := make(chan os.Signal, 1)
@@ -108,10 +97,7 @@ path_style: true
 	}
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd.Env = lake.Environ(os.Environ())
 	// Signals go to the command, which decides when to stop.
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	if err := cmd.Run(); err != nil {

@@ -27,7 +27,7 @@ func TestIntegrationConnectStatus(t *testing.T) {
 	lake := startFakeLake(t, region, bucket, role, extID, account, "AKIACLIWRITER", "cli-writer-secret")
 	srv := lake.srv
 	dir := t.TempDir()
-	for k, v := range lake.env {
+	for k, v := range lake.Env {
 		t.Setenv(k, v)
 	}
 	os.MkdirAll(filepath.Join(dir, "mappings"), 0o755)

@@ -135,8 +135,8 @@ func (in *integration) newDelivery(ctx context.Context, l *loaded, from wal.LSN)
 		// The epoch is the roll: it holds at most RollBytes of alerts (a
 		// partition's file is smaller still, zstd-compressed), so the lake
 		// writes every file at Close, after the epoch's range is recorded.
-		RollBytes: 1 << 62,
-		RollAge:   100 * 365 * 24 * time.Hour,
+		RollBytes:   1 << 62,
+		RollAge:     100 * 365 * 24 * time.Hour,
 		Memory:      in.s.cfg.Memory,
 		DeadLetters: deadPath,
 		FileName:    func(keyDir string, n int) string { return epochFileName(in.st.LogID, from, keyDir, n) },

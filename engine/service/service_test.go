@@ -123,23 +123,14 @@ func TestServiceInProcess(t *testing.T) {
 		extID  = "inproc-external-id-0001"
 		token  = "inproc-token-0123456789"
 	)
-	srv, err := s3test.Start(t.TempDir(), region)
+	lake, err := s3test.StartLake(s3test.LakeConfig{Dir: t.TempDir(), Region: region, Bucket: bucket, RoleARN: role,
+		ExternalID: extID, Account: "111122223333", WriterKey: "AKIAINPROCWRITER", WriterSecret: "inproc-writer-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
-	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
-		t.Fatal(err)
-	}
-	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: role, ExternalID: extID, Account: "111122223333",
-		CallerKey: "AKIAINPROCWRITER", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-	defer sts.Close()
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "AKIAINPROCWRITER", "AWS_SECRET_ACCESS_KEY": "inproc-writer-secret", "AWS_SESSION_TOKEN": "",
-		"AWS_PROFILE": "", "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ENDPOINT_URL_S3": srv.Endpoint, "AWS_ENDPOINT_URL_STS": sts.URL, "AWS_ENDPOINT_URL": "",
-	} {
+	defer lake.Close()
+	srv := lake.S3
+	for k, v := range lake.Env {
 		t.Setenv(k, v)
 	}
 	dir := t.TempDir()
