@@ -21,7 +21,7 @@ func init() {
 // stderr (with --json: one JSON object per problem, then {"summary": …},
 // all on stdout). Exit status 1 when anything is wrong.
 func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("validate", "[--ocsf V] [--class C] [--profiles P] [--json] FILE|DIR…", stderr)
+	fs := newFlags("validate", "[--ocsf V] [--class C] [--profiles P] [--json] FILE|DIR|-…", stderr)
 	version := fs.String("ocsf", "", "OCSF version of every record (default: each record's metadata.version)")
 	class := fs.String("class", "", "class name or uid of every record (default: each record's class_uid)")
 	profiles := fs.String("profiles", "", "comma-separated profiles of every record, \"\" for none when given (default: each record's metadata.profiles)")
@@ -31,9 +31,12 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(paths) == 0 {
-		return usagef("name at least one file or folder (NDJSON, .gz, Parquet, or a Security Lake folder)")
+		return usagef("name at least one file or folder (NDJSON, .gz, Parquet, or a Security Lake folder), or - for NDJSON on stdin")
 	}
 	for _, p := range paths {
+		if p == "-" {
+			continue // NDJSON on stdin
+		}
 		if _, err := os.Stat(p); err != nil {
 			return usageError{err}
 		}
@@ -66,6 +69,10 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	for _, p := range paths {
+		if p == "-" {
+			c.CheckNDJSON("<stdin>", stdin)
+			continue
+		}
 		if err := c.Check(p); err != nil {
 			return err
 		}

@@ -213,6 +213,8 @@ func (c *Checker) checkRecord(l loc, doc any) ([]Problem, recordFacts) {
 		f.region, _ = cloud["region"].(string)
 		if acct, ok := cloud["account"].(map[string]any); ok {
 			f.account, _ = acct["uid"].(string)
+		} else {
+			f.account, _ = cloud["account_uid"].(string) // 1.0.0-rc.2's layout
 		}
 	}
 	meta, _ := m["metadata"].(map[string]any)

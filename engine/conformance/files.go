@@ -97,6 +97,14 @@ func (c *Checker) checkFile(path string, named bool) error {
 	return nil
 }
 
+// CheckNDJSON checks NDJSON records (plain or gzip) read from r, named
+// name in problems: stdin, or any stream.
+func (c *Checker) CheckNDJSON(name string, r io.Reader) {
+	c.start()
+	defer c.stop()
+	c.checkNDJSON(name, r)
+}
+
 // ndjsonBatch is how many lines a job holds.
 const ndjsonBatch = 512
 

@@ -182,7 +182,7 @@ func (c *Checker) lakeRow(lf *lakeFile, l loc, f recordFacts) int {
 		c.problem(l, "/cloud/region", RulePartition, fmt.Sprintf("cloud.region %q is not the folder's region=%s", f.region, p.region))
 	}
 	if f.account != p.account && p.account != "external_"+f.account && p.account != "external" {
-		c.problem(l, "/cloud/account/uid", RulePartition, fmt.Sprintf("cloud.account.uid %q is not the folder's accountId=%s", f.account, p.account))
+		c.problem(l, "/cloud/account/uid", RulePartition, fmt.Sprintf("cloud.account.uid (cloud.account_uid in 1.0.0-rc.2) %q is not the folder's accountId=%s", f.account, p.account))
 	}
 	if f.hasTime {
 		if d := dayOf(f.time); d != p.day {
