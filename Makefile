@@ -4,7 +4,7 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools
 MAPPING ?= mappings/zscaler-dspm/security_finding_1.1.0.yaml
 
-.PHONY: help build test race bench bench-large bench-compare schemas lint demo tools
+.PHONY: help build test race bench bench-large bench-compare schemas lint demo tools lambda
 
 # The packages with goroutines of their own: run under the race detector too.
 RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/lake ./engine/store ./engine/wal ./engine/service
@@ -14,6 +14,25 @@ help: ## list the targets
 
 build: ## build the CLI into bin/ocsfmap
 	$(GO) build -o bin/ocsfmap ./cmd/ocsfmap
+
+# The Lambda function (cmd/ocsfmap-lambda): a static bootstrap for the
+# provided.al2023 runtime (without the RPC entry point), and per
+# architecture a zip of it with mappings/ and, when LAMBDA_INTEGRATION names
+# one, the integration file as integration.yaml (its mapping: path relative
+# to the zip's root, e.g. mappings/zscaler-dspm/security_finding_1.1.0.yaml).
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'
+LAMBDA_INTEGRATION ?=
+lambda: ## build dist/lambda/bootstrap (linux/amd64, for the emulator) and the zips for amd64 and arm64 (LAMBDA_INTEGRATION)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build $(LAMBDA_FLAGS) -o dist/lambda/bootstrap ./cmd/ocsfmap-lambda
+	@set -e; for arch in amd64 arm64; do \
+	  rm -rf dist/lambda/$$arch && mkdir -p dist/lambda/$$arch; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(LAMBDA_FLAGS) -o dist/lambda/$$arch/bootstrap ./cmd/ocsfmap-lambda; \
+	  cp -r mappings dist/lambda/$$arch/; \
+	  if [ -n "$(LAMBDA_INTEGRATION)" ]; then cp "$(LAMBDA_INTEGRATION)" dist/lambda/$$arch/integration.yaml; fi; \
+	  rm -f dist/lambda/ocsfmap-lambda-$$arch.zip; \
+	  (cd dist/lambda/$$arch && zip -q -r -X ../ocsfmap-lambda-$$arch.zip .); \
+	done
+	@ls -l dist/lambda/bootstrap dist/lambda/*.zip
 
 tools: ## install what the tests need (versitygw S3 server, DuckDB's Node client) into .tools/
 	@.ci/tools.sh "$(TOOLS)"

@@ -251,6 +251,22 @@ func CompileRules(integ *store.Integration) (*filter.Filter, error) {
 // what was read is still written by Close. The 5-minute roll happens on an
 // idle stream too.
 func (d *Delivery) Run(ctx context.Context, inputs []Input) (Counts, error) {
+	return d.RunPlaced(ctx, inputs, nil)
+}
+
+// RunPlaced is Run, and it also tells placed, for every record the lake
+// took, the name of the input it came from and its partition; placed is
+// called from one goroutine, in input order. A caller that must know which
+// inputs have records in which files uses it (the Lambda function reports
+// exactly the SQS messages whose records are in a file that was not
+// uploaded).
+func (d *Delivery) RunPlaced(ctx context.Context, inputs []Input, placed func(input string, p Placement)) (Counts, error) {
+	var sink Sink = lakeSink{d.w}
+	if placed != nil {
+		region, account := d.m.Plan.PartitionSlots()
+		sink = placingSink{lakeSink: lakeSink{d.w}, placed: placed, time: d.m.Plan.TimeSlot(),
+			region: region, account: account, defRegion: d.o.DefaultRegion, defAccount: d.o.DefaultAccount}
+	}
 	tickCtx, stopTicks := context.WithCancel(ctx)
 	ticked := make(chan struct{})
 	go func() {
@@ -267,7 +283,7 @@ func (d *Delivery) Run(ctx context.Context, inputs []Input) (Counts, error) {
 		}
 	}()
 	counts, err := d.m.Run(ctx, inputs, Options{
-		Sink: lakeSink{d.w}, DeadLetters: d.dead, Filter: d.rules, OnScopeError: d.onScope,
+		Sink: sink, DeadLetters: d.dead, Filter: d.rules, OnScopeError: d.onScope,
 		Validation: d.o.Validation, Workers: d.o.Workers, Progress: d.o.Progress,
 	})
 	stopTicks()

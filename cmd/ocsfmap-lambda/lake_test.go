@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
+)
+
+const (
+	testRegion  = "us-east-2"
+	testRole    = "arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-dspmalerts-us-east-2"
+	testExtID   = "lambda-test-external-id-01"
+	testStaging = "alerts-staging"
+	testDead    = "ocsfmap-dead-letters"
+	mapping110  = "../../mappings/zscaler-dspm/security_finding_1.1.0.yaml"
+)
+
+// bootstrap is the function's binary, built once by TestMain exactly as
+// `make lambda` builds it.
+var bootstrap string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ocsfmap-lambda-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bootstrap = filepath.Join(dir, "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bootstrap, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build bootstrap: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fakeLake is Security Lake on this machine: versitygw with the lake's
+// bucket, a staging bucket for alert files and a bucket for dead letters,
+// an STS that lets the function assume the custom source's role with the
+// External ID, and an integration file for them. The function's own
+// credentials are versitygw's root keys (it reads the staging bucket with
+// them); the assumed role's are too.
+type fakeLake struct {
+	srv    *s3test.Server
+	sts    *s3test.STS
+	bucket string
+	integ  string
+	env    map[string]string
+}
+
+func startFakeLake(t testing.TB) *fakeLake {
+	t.Helper()
+	srv, err := s3test.Start(t.TempDir(), testRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	bucket := "aws-security-data-lake-us-east-2-lambda"
+	for _, b := range []string{bucket, testStaging, testDead} {
+		if err := srv.CreateBucket(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: testRole, ExternalID: testExtID, Account: "111122223333",
+		CallerKey: srv.AccessKey, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	t.Cleanup(sts.Close)
+	dir := t.TempDir()
+	mapping, _ := filepath.Abs(mapping110)
+	integ := filepath.Join(dir, "dspm.yaml")
+	err = os.WriteFile(integ, []byte(fmt.Sprintf(`name: dspm
+destination: amazon-security-lake
+mapping: %s
+role_arn: %s
+external_id: %s
+bucket: %s
+region: %s
+prefix: ext/dspmalerts/
+path_style: true
+`, mapping, testRole, testExtID, bucket, testRegion)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := filepath.Join(dir, "none")
+	return &fakeLake{srv: srv, sts: sts, bucket: bucket, integ: integ, env: map[string]string{
+		"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey, "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": testRegion, "AWS_PROFILE": "", "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none,
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_S3": srv.Endpoint, "AWS_ENDPOINT_URL_STS": sts.URL,
+		"AWS_ENDPOINT_URL":    "",
+		"OCSFMAP_INTEGRATION": integ, "OCSFMAP_DEAD_LETTERS": "s3://" + testDead + "/lambda/",
+	}}
+}
+
+var lakeKey = regexp.MustCompile(`^ext/dspmalerts/region=[a-z0-9-]+/accountId=(\d{12}|external_[A-Za-z0-9._-]+)/eventDay=\d{8}/[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.parquet$`)
+
+// bucketUIDs reads every object of the lake bucket back as Parquet and
+// counts rows by finding.uid; every key must be a Security Lake key.
+func (l *fakeLake) bucketUIDs(t testing.TB) (map[string]int, int) {
+	t.Helper()
+	objs, err := l.srv.Objects(context.Background(), l.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := map[string]int{}
+	for k := range objs {
+		if !lakeKey.MatchString(k) {
+			t.Errorf("object key %q is not a Security Lake key", k)
+			continue
+		}
+		body, _, err := l.srv.Get(context.Background(), l.bucket, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range findingUIDs(t, body) {
+			uids[u]++
+		}
+	}
+	return uids, len(objs)
+}
+
+// deadUIDs counts the dead-lettered alerts by alert_id (a dead letter whose
+// raw bytes are not alerts counts under "?").
+func (l *fakeLake) deadUIDs(t testing.TB) map[string]int {
+	t.Helper()
+	objs, err := l.srv.Objects(context.Background(), testDead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for k := range objs {
+		body, _, err := l.srv.Get(context.Background(), testDead, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(body))
+		sc.Buffer(nil, 64<<20)
+		for sc.Scan() {
+			var d struct{ Raw string }
+			if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			ids := alertUIDs(d.Raw)
+			if len(ids) == 0 {
+				out["?"]++
+			}
+			for _, u := range ids {
+				out[u]++
+			}
+		}
+	}
+	return out
+}
+
+func findingUIDs(t testing.TB, parquet []byte) []string {
+	t.Helper()
+	rdr, err := file.NewParquetReader(bytes.NewReader(parquet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	r, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := r.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	idx := tbl.Schema().FieldIndices("finding")
+	if len(idx) == 0 {
+		t.Fatal("no finding column")
+	}
+	var out []string
+	for _, chunk := range tbl.Column(idx[0]).Data().Chunks() {
+		st := chunk.(*array.Struct)
+		fi, ok := st.DataType().(interface{ FieldIdx(string) (int, bool) }).FieldIdx("uid")
+		if !ok {
+			t.Fatal("no finding.uid")
+		}
+		uid := st.Field(fi).(*array.String)
+		for i := 0; i < uid.Len(); i++ {
+			out = append(out, uid.Value(i))
+		}
+	}
+	return out
+}
+
+// alertUIDs lists the alert_id of each alert of NDJSON or a JSON array
+// (nothing for text that is not alerts).
+func alertUIDs(text string) []string {
+	var out []string
+	dec := json.NewDecoder(strings.NewReader(text))
+	for {
+		var a struct {
+			ID string `json:"alert_id"`
+		}
+		if err := dec.Decode(&a); err != nil {
+			return out
+		}
+		if a.ID != "" {
+			out = append(out, a.ID)
+		}
+	}
+}
+
+// sampleAlerts are the sample's alerts, one NDJSON line each.
+func sampleAlerts(t testing.TB, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// sqsEvent makes an SQS event, one message per body.
+func sqsEvent(prefix string, bodies ...string) events.SQSEvent {
+	var ev events.SQSEvent
+	for i, b := range bodies {
+		ev.Records = append(ev.Records, events.SQSMessage{
+			MessageId: fmt.Sprintf("%s-%04d", prefix, i), ReceiptHandle: "rh", Body: b,
+			EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:us-east-2:111122223333:ocsfmap-alerts", AWSRegion: testRegion,
+		})
+	}
+	return ev
+}
+
+// failedIDs lists the messages of a response.
+func failedIDs(r events.SQSEventResponse) []string {
+	var out []string
+	for _, f := range r.BatchItemFailures {
+		out = append(out, f.ItemIdentifier)
+	}
+	return out
+}
+
+// checkExactlyOnce: every alert is in the bucket once or dead-lettered once.
+func checkExactlyOnce(t testing.TB, l *fakeLake, alerts []string) (written int) {
+	t.Helper()
+	inLake, _ := l.bucketUIDs(t)
+	dead := l.deadUIDs(t)
+	for _, a := range alerts {
+		for _, id := range alertUIDs(a) {
+			switch n, d := inLake[id], dead[id]; {
+			case n+d != 1:
+				t.Errorf("alert %s: %d time(s) in the lake, %d dead-lettered; want exactly once", id, n, d)
+			case n == 1:
+				written++
+			}
+		}
+	}
+	return written
+}
