@@ -137,7 +137,7 @@ func (in *integration) newDelivery(ctx context.Context, l *loaded, from wal.LSN)
 		// writes every file at Close, after the epoch's range is recorded.
 		RollBytes:   1 << 62,
 		RollAge:     100 * 365 * 24 * time.Hour,
-		Memory:      in.s.cfg.Memory,
+		Memory:      in.s.cfg.Memory / 2,
 		DeadLetters: deadPath,
 		FileName:    func(keyDir string, n int) string { return epochFileName(in.st.LogID, from, keyDir, n) },
 		Logger:      in.log,

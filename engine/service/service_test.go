@@ -232,3 +232,23 @@ path_style: true
 		t.Fatalf("%d rows in the bucket, %d written", rows, a.Written)
 	}
 }
+
+// BenchmarkSplitAlerts: one 500-alert NDJSON request, checked and copied
+// into its log record.
+func BenchmarkSplitAlerts(b *testing.B) {
+	g := alertgen.New(1, alertgen.Options{Accounts: 20, Days: 1})
+	var body []byte
+	for range 500 {
+		body = g.AppendNDJSON(body)
+	}
+	out := make([]byte, 0, len(body))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var n int
+		out, n, _, _ = splitAlerts(body, out[:0])
+		if n != 500 {
+			b.Fatal(n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/alert")
+}
