@@ -55,6 +55,9 @@ type DeliveryOptions struct {
 	// UUIDv7 (see lake.Options.FileName): a delivery that may be replayed
 	// derives names from what it delivers, so the replay overwrites.
 	FileName func(keyDir string, n int) string
+	// NoSync skips the fsync of each file before its rename: for a caller
+	// that rebuilds the files from a log of its own after a crash.
+	NoSync bool
 	// Deliverer, when set, uploads the files of an Integration: one shared
 	// by successive deliveries keeps the assumed role's credentials (and
 	// the status's current delivery) instead of assuming the role again.
@@ -209,6 +212,7 @@ func (m *Mapping) NewDelivery(ctx context.Context, o DeliveryOptions) (*Delivery
 		DefaultRegion: o.DefaultRegion, DefaultAccount: o.DefaultAccount,
 		MaxBuffered: bufferBudget(o.Memory),
 		FileName:    o.FileName,
+		NoSync:      o.NoSync,
 		OnFile:      onFile,
 	})
 	if err != nil {

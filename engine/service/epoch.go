@@ -135,9 +135,11 @@ func (in *integration) newDelivery(ctx context.Context, l *loaded, from wal.LSN)
 		// The epoch is the roll: it holds at most RollBytes of alerts (a
 		// partition's file is smaller still, zstd-compressed), so the lake
 		// writes every file at Close, after the epoch's range is recorded.
-		RollBytes:   1 << 62,
-		RollAge:     100 * 365 * 24 * time.Hour,
-		Memory:      in.s.cfg.Memory / 2,
+		RollBytes: 1 << 62,
+		RollAge:   100 * 365 * 24 * time.Hour,
+		Memory:    in.s.cfg.Memory / 2,
+		// A staged file lost in a crash is rebuilt from the log.
+		NoSync:      true,
 		DeadLetters: deadPath,
 		FileName:    func(keyDir string, n int) string { return epochFileName(in.st.LogID, from, keyDir, n) },
 		Logger:      in.log,

@@ -77,6 +77,23 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the service is stopping; retry against the next instance")
 		return
 	}
+	if in.cfg.Load().integ.Disabled { // enabled: false (the console's Disable): what was accepted is still delivered
+		writeError(w, http.StatusConflict, fmt.Sprintf("integration %q is disabled (enabled: false in %s)", in.name, in.file))
+		return
+	}
+	t := time.NewTimer(s.cfg.IngestWait)
+	select {
+	case s.ingests <- struct{}{}:
+		t.Stop()
+		defer func() { <-s.ingests }()
+	case <-t.C:
+		w.Header().Set("Retry-After", retryAfter)
+		writeError(w, http.StatusServiceUnavailable, "too many requests at once; retry later")
+		return
+	case <-r.Context().Done():
+		t.Stop()
+		return
+	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxKeyLen {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key longer than %d bytes", maxKeyLen))

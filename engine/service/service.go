@@ -49,6 +49,11 @@ type Config struct {
 	MaxLogBytes int64
 	// IngestTokens may post alerts and read the status (Bearer tokens).
 	IngestTokens []string
+	// MaxIngests bounds the requests read at once (default 16): with many
+	// clients, memory stays bounded and the others wait their turn (503
+	// with Retry-After after IngestWait, default 10 s).
+	MaxIngests int
+	IngestWait time.Duration
 	// KeyRetention is how long Idempotency-Keys are remembered (default 24h).
 	KeyRetention time.Duration
 	NoSync       bool // tests only: no fsync (acknowledged alerts may be lost on a crash)
@@ -61,9 +66,10 @@ type Config struct {
 // Service runs the integrations: ingest, delivery, status. Handler serves
 // its HTTP API.
 type Service struct {
-	cfg Config
-	log *slog.Logger
-	met *metrics
+	cfg     Config
+	log     *slog.Logger
+	met     *metrics
+	ingests chan struct{} // a slot per request being read
 
 	mu    sync.RWMutex
 	integ map[string]*integration
@@ -98,6 +104,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxLogBytes <= 0 {
 		cfg.MaxLogBytes = 4 << 30
 	}
+	if cfg.MaxIngests <= 0 {
+		cfg.MaxIngests = 16
+	}
+	if cfg.IngestWait <= 0 {
+		cfg.IngestWait = 10 * time.Second
+	}
 	if cfg.KeyRetention <= 0 {
 		cfg.KeyRetention = 24 * time.Hour
 	}
@@ -107,7 +119,8 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.IngestTokens) == 0 {
 		return nil, errors.New("no ingest token: set OCSFMAP_INGEST_TOKEN or --ingest-token-file")
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, integ: map[string]*integration{}, drain: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger, integ: map[string]*integration{}, drain: make(chan struct{}),
+		ingests: make(chan struct{}, cfg.MaxIngests)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.met = newMetrics(s)
 	files, err := integrationFiles(cfg.Paths)

@@ -16,6 +16,7 @@ type Status struct {
 	Region      string `json:"region"`
 	Prefix      string `json:"prefix"`
 	Mapping     string `json:"mapping"`
+	Disabled    bool   `json:"disabled,omitempty"` // enabled: false: new alerts are refused
 
 	State  store.State `json:"state"`
 	Reason string      `json:"reason,omitempty"`
@@ -80,6 +81,7 @@ func (in *integration) status() Status {
 	st := Status{
 		Name: in.name, File: in.file, Destination: l.integ.Destination,
 		Bucket: l.integ.Bucket, Region: l.integ.Region, Prefix: l.integ.KeyPrefix(), Mapping: l.integ.Mapping,
+		Disabled: l.integ.Disabled,
 	}
 	if ps, err := store.ReadStatus(l.integ.StateDir); err == nil {
 		st.State, st.Reason, st.Kind = ps.State, ps.Reason, ps.Kind
