@@ -229,3 +229,24 @@ func TestRIEBucketUnreachable(t *testing.T) {
 		t.Fatal("the emulator reports a timeout")
 	}
 }
+
+// TestRIES3NotificationInSQS: the bootstrap reads an alert file (.gz) an S3
+// notification in an SQS message names, with the function's own
+// credentials, and delivers it; the same notification again overwrites.
+func TestRIES3NotificationInSQS(t *testing.T) {
+	l := startFakeLake(t)
+	e := startEmulator(t, l, 60*time.Second, nil)
+	alerts := sampleAlerts(t, "../../testdata/dspm/alerts.ndjson")[:50]
+	key := "incoming/2026/11/01/alerts.ndjson.gz"
+	etag := l.putStaged(t, key, gz(t, []byte(strings.Join(alerts, "\n")+"\n")))
+	note, _ := json.Marshal(map[string]any{"Records": []any{s3Record(key, etag)}})
+	ev := sqsEvent("s3", string(note))
+	for i := range 2 {
+		if r, _ := e.invoke(t, ev); len(r.BatchItemFailures) != 0 {
+			t.Fatalf("invocation %d: failures %v", i+1, failedIDs(r))
+		}
+		if n := checkExactlyOnce(t, l, alerts); n < 40 {
+			t.Fatalf("invocation %d: %d of %d alerts written", i+1, n, len(alerts))
+		}
+	}
+}
