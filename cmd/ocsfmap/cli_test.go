@@ -311,3 +311,36 @@ func readFile(t testing.TB, p string) string {
 }
 
 var _ = s3test.Binary
+
+// TestVetIntegrationFile: vet checks an integration file's keys, its alert
+// rules (a typo is an error, lower() on a maybe-missing field a warning with
+// the fix) and the mapping it names.
+func TestVetIntegrationFile(t *testing.T) {
+	mapping, _ := filepath.Abs(mapping110)
+	integ := filepath.Join(t.TempDir(), "integration.yaml")
+	os.WriteFile(integ, []byte(`name: t
+destination: amazon-security-lake
+mapping: `+mapping+`
+role_arn: arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-dspmalerts-us-east-2
+external_id: vet-test-0001
+bucket: aws-security-data-lake-us-east-2-vet
+region: us-east-2
+prefix: ext/dspmalerts/
+rules:
+  - name: hc
+    enabled: true
+    scope: 'lower(risk) in ["high"]'
+  - name: typo
+    enabled: true
+    scope: 'lowr(risk) == "x"'
+`), 0o600)
+	out, _, code := ocsfmap(t, nil, "vet", integ)
+	for _, want := range []string{"warning[C123]", `write lower(risk ?? "")`, "error[C201]", `did you mean "lower"`, "FAIL " + integ} {
+		if !strings.Contains(out, want) {
+			t.Errorf("vet output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+}

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
+	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
+	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
 func init() {
@@ -16,7 +20,7 @@ func init() {
 }
 
 func runVet(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("vet", "MAPPING|DIR…", stderr)
+	fs := newFlags("vet", "MAPPING|INTEGRATION|DIR…", stderr)
 	quiet := fs.Bool("q", false, "print errors only, not warnings")
 	files, err := parse(fs, args)
 	if err != nil {
@@ -30,7 +34,12 @@ func runVet(args []string, stdout, stderr io.Writer) error {
 	}
 	failed := 0
 	for _, f := range files {
-		_, diags := plan.Load(f)
+		var diags diag.List
+		if isIntegrationFile(f) {
+			diags = vetIntegration(f)
+		} else {
+			_, diags = plan.Load(f)
+		}
 		var shown diag.List
 		for _, d := range diags {
 			if d.Severity == diag.Error || !*quiet {
@@ -49,6 +58,39 @@ func runVet(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// isIntegrationFile tells an integration file from a mapping: it names a
+// destination at its top level.
+func isIntegrationFile(path string) bool {
+	src, err := os.ReadFile(path)
+	return err == nil && integrationKey.Match(src)
+}
+
+var integrationKey = regexp.MustCompile(`(?m)^destination:`)
+
+// vetIntegration checks an integration file, its alert rules (with their
+// warnings, such as C123) and the mapping it names.
+func vetIntegration(path string) diag.List {
+	in, err := store.LoadIntegration(path)
+	var diags diag.List
+	if errors.As(err, &diags) {
+		return diags
+	}
+	if err != nil {
+		return diag.List{{Severity: diag.Error, Code: "C100", Message: err.Error(), Pos: diag.Pos{File: path}}}
+	}
+	diags = append(diags, in.Warnings()...)
+	// Every rule disabled is already one of the file's warnings.
+	var rerr *engine.RulesError
+	if _, err := engine.CompileRules(in); errors.As(err, &rerr) {
+		for _, d := range rerr.Diags {
+			d.Source = sourceLineOf(d.Pos)
+			diags = append(diags, d)
+		}
+	}
+	_, md := plan.Load(in.Mapping)
+	return append(diags, md...)
 }
 
 // mappingFiles expands folders to the mapping files in them and leaves out
