@@ -22,9 +22,10 @@ func TestOtherReadersAgree(t *testing.T) {
 		accounts, days int
 		rows           int
 		rollBytes      int64
+		dict           bool // some chunk has a dictionary (files of fewer rows have none)
 	}{
-		{"many partitions", 4, 2, 2000, 32 << 10},
-		{"one big partition", 1, 1, 6000, 0},
+		{"many partitions", 4, 2, 2000, 32 << 10, false},
+		{"one big partition", 1, 1, 6000, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, s := columnartest.FindingTree()
@@ -64,7 +65,7 @@ func TestOtherReadersAgree(t *testing.T) {
 				}
 				want.Release()
 			}
-			if dicts == 0 {
+			if tc.dict && dicts == 0 {
 				t.Errorf("no column chunk of %d files has a dictionary", len(files))
 			}
 		})

@@ -37,6 +37,11 @@ const (
 	// dictMinValues: a chunk smaller than this tells nothing about a
 	// column's cardinality, so the decision for the next chunk stands.
 	dictMinValues = 32
+	// dictMinRows: a row group of fewer rows is written PLAIN. In files of
+	// a few dozen rows (a 30-day backfill averages 16 per partition) zstd
+	// already folds the repeats of PLAIN values, and a dictionary page's
+	// header and the chunk's longer metadata made files 4 % bigger.
+	dictMinRows = 128
 )
 
 // dictState is a string leaf's dictionary.
@@ -62,14 +67,14 @@ type dictState struct {
 	hasPrev bool
 }
 
-// startChunk resets the dictionary for a new chunk and decides whether the
-// chunk starts with one.
-func (d *dictState) startChunk() {
+// startChunk resets the dictionary for a chunk of rows rows and decides
+// whether the chunk starts with one.
+func (d *dictState) startChunk(rows int) {
 	if !d.ok {
 		return
 	}
-	d.use = d.skip == 0
-	if d.skip > 0 {
+	d.use = d.skip == 0 && rows >= dictMinRows
+	if d.skip > 0 && rows >= dictMinRows {
 		d.skip--
 	}
 	d.used, d.fellBack = false, false

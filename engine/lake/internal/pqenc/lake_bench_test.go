@@ -66,24 +66,28 @@ func BenchmarkLake(b *testing.B) {
 	if err != nil || len(batches) == 0 {
 		b.Fatalf("read %s: %v (%d files)", dir, err, len(batches))
 	}
-	// Both encoders in every iteration, in alternating order, each timed by
+	// Every variant in every iteration, in rotating order, each timed by
 	// the process's CPU time (steadier than the clock on a shared machine).
 	props, arrProps := testProps()
-	var fs [2]*Format
-	for i, dict := range []bool{false, true} {
+	variants := []struct {
+		name string
+		dict bool
+	}{{"plain", false}, {"dict", true}}
+	fs := make([]*Format, len(variants))
+	for i, v := range variants {
 		f, err := FromArrow(batches[0].Schema(), props, arrProps,
-			Options{PageSize: 768 << 10, ZstdLevel: zstd.SpeedFastest, Dictionary: dict})
+			Options{PageSize: 768 << 10, ZstdLevel: zstd.SpeedFastest, Dictionary: v.dict})
 		if err != nil {
 			b.Fatal(err)
 		}
 		fs[i] = f
 	}
-	var cpu [2]time.Duration
-	var size [2]int64
+	cpu := make([]time.Duration, len(variants))
+	size := make([]int64, len(variants))
 	it := 0
 	for b.Loop() {
-		for k := range 2 {
-			i := (k + it) % 2
+		for k := range variants {
+			i := (k + it) % len(variants)
 			size[i] = 0
 			start := cpuTime()
 			for _, rec := range batches {
@@ -97,9 +101,9 @@ func BenchmarkLake(b *testing.B) {
 		}
 		it++
 	}
-	for i, name := range []string{"plain", "dict"} {
-		b.ReportMetric(float64(size[i])/float64(rows), name+"-B/row")
-		b.ReportMetric(float64(cpu[i].Nanoseconds())/float64(it)/float64(rows), name+"-cpu-ns/row")
+	for i, v := range variants {
+		b.ReportMetric(float64(size[i])/float64(rows), v.name+"-B/row")
+		b.ReportMetric(float64(cpu[i].Nanoseconds())/float64(it)/float64(rows), v.name+"-cpu-ns/row")
 	}
 }
 

@@ -240,7 +240,8 @@ func TestRoundTrip(t *testing.T) {
 		// dictionary outgrows a page (many pages) or the values are mostly
 		// distinct (row groups), and skipped for the chunks after that.
 		{"dict one row", 1, 0, 0, true},
-		{"dict small", 83, 0, 0, true},
+		{"dict few rows", 83, 0, 0, true}, // below dictMinRows: PLAIN
+		{"dict small", 200, 0, 0, true},
 		{"dict many pages", 3000, 4 << 10, 0, true},
 		{"dict row groups", 2500, 64 << 10, 1000, true},
 		{"dict low cardinality", 2500, 4 << 10, 0, true},
@@ -261,6 +262,9 @@ func TestRoundTrip(t *testing.T) {
 			}
 			defer batch.Release()
 			ours, theirs := writeBoth(t, batch, Options{PageSize: tc.pageSize, Dictionary: tc.dict}, tc.rowGroupRows)
+			if tc.name == "dict few rows" && hasDictionary(t, ours) {
+				t.Errorf("a dictionary in a chunk of %d rows", tc.rows)
+			}
 			if wantDict := tc.name == "dict small" || strings.HasPrefix(tc.name, "dict low") || strings.HasPrefix(tc.name, "dict then"); wantDict && !hasDictionary(t, ours) {
 				t.Errorf("no column chunk has a dictionary page")
 			}

@@ -36,11 +36,11 @@ type leaf struct {
 	pageSize int
 }
 
-func (l *leaf) reset() {
+func (l *leaf) reset(rows int) {
 	l.defs, l.reps, l.vals, l.bits = l.defs[:0], l.reps[:0], l.vals[:0], 0
 	l.chunk, l.uncompressed, l.numValues, l.nulls = l.chunk[:0], 0, 0, 0
 	l.hasMinMax, l.min, l.max = false, l.min[:0], l.max[:0]
-	l.dict.startChunk()
+	l.dict.startChunk(rows)
 }
 
 // pageBytes is the size of the page's values so far: PLAIN bytes, or

@@ -58,7 +58,7 @@ func (f *Format) Write(w io.Writer, batch arrow.RecordBatch, rowGroupRows int) (
 		k := 0
 		for c, n := range f.fields {
 			for _, l := range n.leaves {
-				l.reset()
+				l.reset(hi - lo)
 			}
 			f.stripe(n, batch.Column(c), lo, hi)
 			for _, l := range n.leaves {
