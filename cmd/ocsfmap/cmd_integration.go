@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -209,62 +208,29 @@ type starter struct {
 }
 
 func writeStarter(path string, force bool, s starter) error {
-	mapping := s.Mapping
-	if mapping != "" {
+	f := store.IntegrationFile{
+		Comment: fmt.Sprintf("Amazon Security Lake integration (ocsfmap integration init, %s).", time.Now().UTC().Format("2006-01-02")),
+		Name:    s.Name, RoleARN: s.RoleARN, ExternalID: s.ExternalID, Bucket: s.Bucket, Region: s.Region, Prefix: s.Prefix,
+		Rules: []store.Rule{
+			{Name: "high-and-critical", Enabled: true, Scope: `lower(risk ?? "") in ["critical", "high"]`},
+			{Name: "everything", Enabled: false, Scope: "true"},
+		},
+	}
+	if s.Mapping != "" {
 		// The file names its mapping relative to itself.
-		if abs, err := filepath.Abs(mapping); err == nil {
-			if dir, err := filepath.Abs(filepath.Dir(path)); err == nil {
-				if rel, err := filepath.Rel(dir, abs); err == nil {
-					mapping = filepath.ToSlash(rel)
-				}
-			}
-		}
+		f.Mapping = store.RelativeMapping(path, s.Mapping)
 	} else {
-		mapping = "mappings/zscaler-dspm/security_finding/security_finding.yaml # edit: the mapping to export with"
+		f.Mapping, f.MappingNote = "mappings/zscaler-dspm/security_finding_1.1.0.yaml", "edit: the mapping to export with"
 	}
-	role := s.RoleARN
-	roleNote := ""
-	if role == "" {
-		role = "arn:aws:iam::LAKE_ACCOUNT_ID:role/" + store.ProviderRoleName(s.Source, s.Region)
-		roleNote = "   # edit: copy the ARN from the custom source"
+	if f.RoleARN == "" {
+		f.RoleARN = "arn:aws:iam::LAKE_ACCOUNT_ID:role/" + store.ProviderRoleName(s.Source, s.Region)
+		f.RoleNote = "edit: copy the ARN from the custom source"
 	}
-	text := fmt.Sprintf(`# Amazon Security Lake integration (ocsfmap integration init, %s).
-name: %s
-destination: %s
-mapping: %s
-role_arn: %s%s
-external_id: %s
-bucket: %s
-region: %s
-prefix: %s
-path_style: false
-# Alert rules: an alert is exported only when an enabled rule's scope holds.
-rules:
-  - name: high-and-critical
-    enabled: true
-    scope: 'lower(risk) in ["critical", "high"]'
-  - name: everything
-    enabled: false
-    scope: 'true'
-`, time.Now().UTC().Format("2006-01-02"), s.Name, store.DestinationSecurityLake, mapping, role, roleNote,
-		s.ExternalID, s.Bucket, s.Region, s.Prefix)
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	// 0600: the External ID is not a secret to AWS, but no one else needs it.
-	f, err := os.OpenFile(path, flags, 0o600)
-	if errors.Is(err, os.ErrExist) {
+	err := store.WriteIntegrationFile(path, f, force)
+	if errors.Is(err, store.ErrIntegrationExists) {
 		return usagef("%s exists (use --force to overwrite)", path)
 	}
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 // loadIntegration loads -c FILE, printing its diagnostics (warnings too).

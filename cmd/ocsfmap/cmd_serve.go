@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/console"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
 	"github.com/ocsfmap/ocsfmap/engine/service"
 )
@@ -48,6 +49,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "text | json")
 	drainTimeout := fs.Duration("drain-timeout", 10*time.Minute, "on SIGTERM, how long to deliver what was accepted before exiting anyway (the log keeps the rest)")
 	noSync := fs.Bool("unsafe-no-fsync", false, "benchmarks only: acknowledge alerts without fsync (a crash may lose them)")
+	adminFile := fs.String("admin-token-file", "", "`file` holding the console's admin token(s), one a line (or OCSFMAP_ADMIN_TOKEN); without one, no console is served")
+	var mappingPaths pathList
+	fs.Var(&mappingPaths, "mappings", "mapping `file` or folder the console's wizard and playground offer (repeatable; default ./mappings when it exists)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM; with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the private key `file` of --tls-cert (PEM)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +76,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if len(tokens) == 0 {
 		return usagef("no ingest token: set OCSFMAP_INGEST_TOKEN (comma-separated) or --ingest-token-file")
 	}
+	adminTokens, err := readTokens(os.Getenv("OCSFMAP_ADMIN_TOKEN"), *adminFile)
+	if err != nil {
+		return usageError{fmt.Errorf("admin token: %w", err)}
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usagef("give --tls-cert and --tls-key together")
+	}
 	setMemoryLimit(int64(memory))
 
 	svc, err := service.New(service.Config{
@@ -77,6 +90,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		RollBytes: int64(rollSize), RollAge: *rollAge,
 		Memory: int64(memory), MaxBody: int64(maxBody), MaxLogBytes: int64(maxLog),
 		IngestTokens: tokens, NoSync: *noSync, Logger: log,
+		// With a console, start empty: the first integration is added there.
+		AllowNoIntegrations: len(adminTokens) > 0,
 	})
 	if err != nil {
 		var ce *service.ConfigError
@@ -86,13 +101,30 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 		return usageError{err}
 	}
+	var web http.Handler = svc.Handler()
+	if len(adminTokens) > 0 {
+		if len(mappingPaths) == 0 {
+			if fi, err := os.Stat("mappings"); err == nil && fi.IsDir() {
+				mappingPaths = append(mappingPaths, "mappings")
+			}
+		}
+		c, err := console.New(console.Options{
+			Service: svc, AdminTokens: adminTokens, IngestTokens: tokens,
+			Dir: firstFolder(paths), Mappings: mappingPaths, Secure: *tlsCert != "", Logger: log,
+		})
+		if err != nil {
+			svc.Close()
+			return usageError{err}
+		}
+		web = console.WithAPI(web, c)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		svc.Close()
 		return err
 	}
 	srv := &http.Server{
-		Handler:           svc.Handler(),
+		Handler:           web,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // a 16 MiB body on a slow link
 		WriteTimeout:      2 * time.Minute,
@@ -105,8 +137,18 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "listen", ln.Addr().String(), "data", *data, "integrations", len(svc.Statuses()))
+	go func() {
+		if *tlsCert != "" {
+			served <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	log.Info("serving", "listen", ln.Addr().String(), "data", *data, "integrations", len(svc.Statuses()), "console", len(adminTokens) > 0, "url", scheme+"://"+ln.Addr().String()+"/")
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -153,6 +195,17 @@ func drain(svc *service.Service, srv *http.Server, sigs <-chan os.Signal, timeou
 	}
 	log.Info("stopped")
 	return err
+}
+
+// firstFolder is the first -c that is a folder: where the console writes
+// the integration files it adds ("" when every -c is a file).
+func firstFolder(paths []string) string {
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p
+		}
+	}
+	return ""
 }
 
 // readTokens takes tokens from a comma-separated list and from a file with

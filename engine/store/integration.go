@@ -32,7 +32,10 @@ type Integration struct {
 	Prefix        string // normalized: "ext/<source>/"
 	SourceVersion string // optional path segment after the prefix
 	PathStyle     bool
-	Rules         []Rule
+	// Disabled is `enabled: false`: serve refuses new alerts for the
+	// integration (and delivers what it accepted); the console disables.
+	Disabled bool
+	Rules    []Rule
 	// OnScopeError is what happens to an alert no enabled rule exports
 	// because a scope failed to evaluate for it: ScopeDeadLetter (the
 	// default, so nothing disappears without a trace), ScopeSkip or
@@ -132,6 +135,7 @@ var integrationKeys = []struct {
 	{"region", kString, true},
 	{"prefix", kString, true},
 	{"path_style", kBool, false},
+	{"enabled", kBool, false},
 	{"source_version", kString, false},
 	{"rules", kRules, false},
 	{"on_scope_error", kString, false},
@@ -264,7 +268,11 @@ func (l *loader) field(in *Integration, name string, kind fieldKind, val *yaml.N
 		}
 	case kBool:
 		b, ok := l.boolean(name, val)
-		in.PathStyle = b
+		if name == "enabled" {
+			in.Disabled = !b
+		} else {
+			in.PathStyle = b
+		}
 		return ok
 	case kRules:
 		in.Rules = l.rules(val)
