@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
@@ -164,14 +165,12 @@ func (in *integration) fill(ctx context.Context, drain <-chan struct{}, ep *epoc
 	}
 	src := &logSource{in: in, from: ep.From, drain: drain, ctx: ctx}
 	counts, err := d.Run(ctx, []engine.Input{{Name: in.name + "/log", Open: src.open}})
-	if err == nil {
-		err = src.err
-	}
-	if err != nil {
+	to, serr := src.result()
+	if err = errors.Join(err, serr); err != nil {
 		d.Close(context.Background())
 		return nil, counts, err
 	}
-	ep.To = src.to
+	ep.To = to
 	return d, counts, nil
 }
 
@@ -189,7 +188,8 @@ func (in *integration) finish(ctx context.Context, ep epoch, d *engine.Delivery,
 			if d, staging, err = in.newDelivery(ctx, l, ep.From); err == nil {
 				src := &logSource{in: in, from: ep.From, to: ep.To, ctx: ctx}
 				counts, err = d.Run(ctx, []engine.Input{{Name: in.name + "/log", Open: src.open}})
-				err = errors.Join(err, src.err)
+				_, serr := src.result()
+				err = errors.Join(err, serr)
 			}
 			if err != nil {
 				if d != nil {
@@ -259,30 +259,46 @@ type logSource struct {
 	to    wal.LSN
 	drain <-chan struct{}
 	ctx   context.Context
-	err   error // why the stream failed, besides what the pipe says
+
+	mu  sync.Mutex // the streaming goroutine sets to and err
+	err error      // why the stream failed, besides what the pipe says
 }
 
 func (s *logSource) open() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		err := s.stream(pw)
-		if err != nil {
-			s.err = err
-		}
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
 		pw.CloseWithError(err)
 	}()
 	return pr, nil
 }
 
+// result is where the stream was cut, and why it failed.
+func (s *logSource) result() (wal.LSN, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.to, s.err
+}
+
+func (s *logSource) setTo(to wal.LSN) {
+	s.mu.Lock()
+	s.to = to
+	s.mu.Unlock()
+}
+
 func (s *logSource) stream(w io.Writer) error {
-	rebuild := s.to != 0
+	end, _ := s.result() // set for a rebuild
+	rebuild := end != 0
 	cfg := s.in.s.cfg
 	next := s.from
 	var bytes int64
 	var first time.Time
 	for {
 		_, err := s.in.wal.Read(next, func(lsn wal.LSN, rec []byte) error {
-			if rebuild && lsn >= s.to {
+			if rebuild && lsn >= end {
 				return errCut
 			}
 			if lsn != next {
@@ -306,19 +322,19 @@ func (s *logSource) stream(w io.Writer) error {
 		})
 		switch {
 		case errors.Is(err, errCut):
-			s.to = next
+			s.setTo(next)
 			return nil
 		case err != nil:
 			return err
 		case rebuild:
-			if next < s.to {
-				return fmt.Errorf("log records %d to %d are missing", next, s.to)
+			if next < end {
+				return fmt.Errorf("log records %d to %d are missing", next, end)
 			}
 			return nil
 		}
 		// Caught up with the log: cut by age or drain, or wait for more.
 		if !first.IsZero() && (time.Since(first) >= cfg.RollAge || isClosed(s.drain)) {
-			s.to = next
+			s.setTo(next)
 			return nil
 		}
 		wctx, cancel := context.WithCancel(s.ctx)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,14 +172,19 @@ func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration
 	return IngestResponse{Integration: in.name, Accepted: alerts, Rejected: len(rejected)}, http.StatusAccepted, nil
 }
 
-// keepRecent keeps the last few alerts of a request for the console.
+// keepRecent keeps the last few alerts of a request for the console, in
+// the order they came.
 func (in *integration) keepRecent(at time.Time, ndjson []byte) {
 	const perRequest = 5
-	lines := 0
-	for end := len(ndjson); end > 0 && lines < perRequest; lines++ {
-		start := strings.LastIndexByte(string(ndjson[:end-1]), '\n') + 1
-		in.recent.add(at, ndjson[start:end-1])
-		end = start
+	start, lines := len(ndjson), 0
+	for start > 0 && lines < perRequest {
+		start = bytes.LastIndexByte(ndjson[:start-1], '\n') + 1
+		lines++
+	}
+	for _, l := range bytes.Split(bytes.TrimSuffix(ndjson[start:], []byte{'\n'}), []byte{'\n'}) {
+		if len(l) > 0 {
+			in.recent.add(at, l)
+		}
 	}
 }
 

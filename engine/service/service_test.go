@@ -252,3 +252,15 @@ func BenchmarkSplitAlerts(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/alert")
 }
+
+func TestKeepRecentKeepsOrder(t *testing.T) {
+	in := &integration{recent: newRing(recentAlerts)}
+	in.keepRecent(time.Now(), []byte("{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n{\"n\":6}\n{\"n\":7}\n"))
+	var got []string
+	for _, r := range in.recent.list() { // newest first
+		got = append(got, string(r.Alert))
+	}
+	if want := `[{"n":7} {"n":6} {"n":5} {"n":4} {"n":3}]`; fmt.Sprint(got) != want {
+		t.Fatalf("recent %v, want %s", got, want)
+	}
+}
