@@ -77,7 +77,7 @@ func TestValidateLakeWrittenByRun(t *testing.T) {
 		rewriteParquet(t, path, f.apply, f.newColumn, compress.Codecs.Zstd)
 		want[path+"#1"] = f.want
 		if f.newColumn {
-			want[path] = []string{"schema_drift "}
+			want[path] = []string{"schema_drift ", "unknown_column /colour"}
 		}
 	}
 	// A copy of a valid file compressed with snappy: every column chunk is

@@ -36,6 +36,9 @@ const (
 	RuleTypeUID = "type_uid" // type_uid != class_uid*100 + activity_id
 	RuleCaption = "caption"  // a caption that is not its id's caption in the version's enum
 	RuleTimeDT  = "time_dt"  // time_dt not an RFC 3339 date-time equal to time
+	// RuleUnknownColumn is a Parquet column that is no attribute of the
+	// class, reported once per file even when every value is null.
+	RuleUnknownColumn = "unknown_column"
 )
 
 // Options choose what records are validated as. Empty fields come from each
@@ -191,6 +194,8 @@ type recordFacts struct {
 	time              int64
 	hasClass, hasTime bool
 	region, account   string
+	cat               *ocsf.Catalog // the version and class the record was checked as,
+	class             *ocsf.Class   // nil when it could not be
 }
 
 // checkRecord checks one decoded record (numbers as json.Number, float64
@@ -252,6 +257,7 @@ func (c *Checker) checkRecord(l loc, doc any) ([]Problem, recordFacts) {
 			return probs, f
 		}
 	}
+	f.cat, f.class = cat, cl
 	profiles := c.opts.Profiles
 	if profiles == nil {
 		profiles = []string{}

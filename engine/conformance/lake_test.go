@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 )
 
 // writeParquet writes rows (Arrow's JSON form) with a schema and codec.
@@ -119,5 +120,32 @@ func TestPartitionOf(t *testing.T) {
 	}
 	if _, ok := partitionOf("/x/region=eu-west-1/f.parquet"); ok {
 		t.Error("a path without accountId= and eventDay= is not in a lake")
+	}
+}
+
+// TestUnknownColumns: columns that are no attribute of the class, nested
+// ones included; json_t and open objects have no columns to check.
+func TestUnknownColumns(t *testing.T) {
+	cat, err := ocsf.Load("1.1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := cat.Class("security_finding")
+	str := func(name string) arrow.Field {
+		return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		str("message"), str("colour"), str("unmapped"),
+		{Name: "cloud", Type: arrow.StructOf(str("region"), str("zone_name")), Nullable: true},
+		{Name: "resources", Type: arrow.ListOf(arrow.StructOf(str("uid"), str("clusterName"), str("data"),
+			arrow.Field{Name: "owner", Type: arrow.StructOf(str("name"), str("nickname")), Nullable: true})), Nullable: true},
+	}, nil)
+	var got []string
+	for _, p := range unknownColumns("f.parquet", schema, cat, cl) {
+		got = append(got, p.Pointer+" "+p.Rule)
+	}
+	want := []string{"/colour unknown_column", "/cloud/zone_name unknown_column", "/resources/clusterName unknown_column", "/resources/owner/nickname unknown_column"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }

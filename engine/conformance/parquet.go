@@ -50,12 +50,13 @@ func (c *Checker) checkParquet(path string, f *os.File) {
 		return
 	}
 	defer rr.Release()
+	cols := &columns{schema: rr.Schema()}
 	c.submit(first) // the file's own problems come first
 	var row int64
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		rec.Retain()
-		c.submit(&job{path: path, lake: first.lake, rec: rec, row0: row})
+		c.submit(&job{path: path, lake: first.lake, cols: cols, rec: rec, row0: row})
 		row += rec.NumRows()
 	}
 	if err := rr.Err(); err != nil {
@@ -228,3 +229,42 @@ func rowValue(arr arrow.Array, i int) (any, bool) {
 
 // dayOf is the UTC day of a time in milliseconds, as eventDay spells it.
 func dayOf(ms int64) string { return time.UnixMilli(ms).UTC().Format("20060102") }
+
+// columns is a Parquet file's schema, checked against the class of its
+// first record that has one (on the reporting goroutine).
+type columns struct {
+	schema  *arrow.Schema
+	checked bool
+}
+
+// unknownColumns reports columns that are no attribute of the class in
+// that version: a row reports such a value only where it is set, but the
+// column alone is enough to give Glue a table column OCSF does not have.
+// Profiles are not applied: a profile's attribute is OCSF all the same.
+func unknownColumns(path string, schema *arrow.Schema, cat *ocsf.Catalog, cl *ocsf.Class) []Problem {
+	var out []Problem
+	var walk func(ptr string, fields []arrow.Field, attrs map[string]*ocsf.Attr, owner string)
+	walk = func(ptr string, fields []arrow.Field, attrs map[string]*ocsf.Attr, owner string) {
+		for _, f := range fields {
+			a, ok := attrs[f.Name]
+			if !ok {
+				out = append(out, Problem{File: path, Pointer: ptr + "/" + f.Name, Rule: RuleUnknownColumn,
+					Message: fmt.Sprintf("column %s is not an attribute of %s in OCSF %s", strings.TrimPrefix(ptr+"/"+f.Name, "/"), owner, cat.Version)})
+				continue
+			}
+			o, ok := cat.Objects[a.Object]
+			if a.BaseType != ocsf.ObjectType || !ok || len(o.Attrs) == 0 {
+				continue // a value, json_t or an open object: no columns below to check
+			}
+			t := f.Type
+			if l, ok := t.(arrow.ListLikeType); ok {
+				t = l.Elem()
+			}
+			if st, ok := t.(*arrow.StructType); ok {
+				walk(ptr+"/"+f.Name, st.Fields(), o.Attrs, a.Object)
+			}
+		}
+	}
+	walk("", schema.Fields(), cl.Attrs, cl.Name)
+	return out
+}

@@ -17,6 +17,7 @@ type job struct {
 	files int       // 1 on the first job of a file: counts it
 	pre   []Problem // file-level problems, reported before the records
 	lake  *lakeFile // the lake checks of the file's rows; nil outside a lake
+	cols  *columns  // a Parquet file's columns, checked with its first record
 
 	path    string
 	lines   [][]byte // NDJSON
@@ -110,6 +111,12 @@ func (c *Checker) report1(j *job) {
 		c.emit(p)
 	}
 	for _, r := range j.res {
+		if j.cols != nil && !j.cols.checked && r.facts.class != nil {
+			j.cols.checked = true
+			for _, p := range unknownColumns(j.path, j.cols.schema, r.facts.cat, r.facts.class) {
+				c.emit(p)
+			}
+		}
 		c.sum.Records++
 		n := len(r.probs)
 		for _, p := range r.probs {

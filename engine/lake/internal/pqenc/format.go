@@ -15,8 +15,10 @@
 // The Parquet schema is pqarrow's own (ToParquet with the caller's
 // properties), and so is the ARROW:schema metadata, so files read back to
 // the same Arrow schema as pqarrow's would. Output: data page v1, PLAIN
-// values, RLE/bit-packed levels, zstd, chunk statistics (a min or max
-// over maxStatBytes left out, as pqarrow does at its default), TYPE_ORDER
+// values or (Options.Dictionary, strings, decided per column chunk: see
+// dict.go) a PLAIN dictionary page and RLE_DICTIONARY indices,
+// RLE/bit-packed levels, zstd, chunk statistics (a min or max over
+// maxStatBytes left out, as pqarrow does at its default), TYPE_ORDER
 // column orders.
 package pqenc
 
