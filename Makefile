@@ -64,7 +64,7 @@ N ?= 200000
 DAYS ?= 1
 ROUNDS ?= 5
 bench-compare: build tools ## ocsfmap run vs DuckDB, same mapping and input, side by side: ratios (N, DAYS, ROUNDS, ORDERED=1, BASE)
-	bench/compare.sh -n $(N) -days $(DAYS) -rounds $(ROUNDS) $(if $(ORDERED),-ordered)
+	cmd/bench-compare/compare.sh -n $(N) -days $(DAYS) -rounds $(ROUNDS) $(if $(ORDERED),-ordered)
 
 OCSF_SCHEMA_SRC ?= ../shared/ocsf-schema
 

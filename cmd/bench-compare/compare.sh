@@ -21,7 +21,7 @@
 # MAPPING, MEMORY (ocsfmap --memory), WORK (default /tmp/ocsfmap-compare).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
+root=$(cd "$here/../.." && pwd)
 n=200000 days=1 rounds=5 only="" ordered=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
