@@ -115,6 +115,24 @@ func serveLoad(b *testing.B, bodies [][]byte, clients, rate int, d time.Duration
 		mu.Unlock()
 		return true
 	}
+	// While the load runs, watch the backlog: delivery keeps up when the
+	// oldest waiting alert stays within one epoch's filling and closing.
+	var maxAge float64
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(time.Second):
+			}
+			if age := f.status()["backlog"].(map[string]any)["age_seconds"].(float64); age > maxAge {
+				maxAge = age
+			}
+		}
+	}()
 	start := time.Now()
 	if rate == 0 {
 		// Each client posts its next body as soon as the last is answered.
@@ -152,24 +170,6 @@ func serveLoad(b *testing.B, bodies [][]byte, clients, rate int, d time.Duration
 			}()
 		}
 	}
-	// While the load runs, watch the backlog: delivery keeps up when the
-	// oldest waiting alert stays within one epoch's filling and closing.
-	var maxAge float64
-	stopWatch := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			select {
-			case <-stopWatch:
-				return
-			case <-time.After(time.Second):
-			}
-			if age := f.status()["backlog"].(map[string]any)["age_seconds"].(float64); age > maxAge {
-				maxAge = age
-			}
-		}
-	}()
 	wg.Wait()
 	accepted := time.Since(start)
 	close(stopWatch)
@@ -194,6 +194,8 @@ func serveLoad(b *testing.B, bodies [][]byte, clients, rate int, d time.Duration
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(sent)/delivered.Seconds(), "delivered-alerts/s")
 	b.ReportMetric(maxAge, "max-backlog-age-s")
+	// After the load: how long the last epoch took to be delivered.
+	b.ReportMetric((delivered - accepted).Seconds(), "tail-s")
 	b.ReportMetric(float64(rss)/1024, "peak-RSS-MB")
 	// CPU time per alert does not count the neighbours on a shared machine.
 	b.ReportMetric(cpuSeconds(ru)*1e6/float64(sent), "cpu-us/alert")
