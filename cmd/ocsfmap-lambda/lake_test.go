@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,12 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ocsfmap/ocsfmap/engine/lake/readertest"
 	"github.com/ocsfmap/ocsfmap/engine/store/s3test"
 )
 
@@ -70,44 +68,22 @@ type fakeLake struct {
 
 func startFakeLake(t testing.TB) *fakeLake {
 	t.Helper()
-	srv, err := s3test.Start(t.TempDir(), testRegion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
 	bucket := "aws-security-data-lake-us-east-2-lambda"
-	for _, b := range []string{bucket, testStaging, testDead} {
-		if err := srv.CreateBucket(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sts := s3test.NewSTS(s3test.STSConfig{RoleARN: testRole, ExternalID: testExtID, Account: "111122223333",
-		CallerKey: srv.AccessKey, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-	t.Cleanup(sts.Close)
-	dir := t.TempDir()
-	mapping, _ := filepath.Abs(mapping110)
-	integ := filepath.Join(dir, "dspm.yaml")
-	err = os.WriteFile(integ, []byte(fmt.Sprintf(`name: dspm
-destination: amazon-security-lake
-mapping: %s
-role_arn: %s
-external_id: %s
-bucket: %s
-region: %s
-prefix: ext/dspmalerts/
-path_style: true
-`, mapping, testRole, testExtID, bucket, testRegion)), 0o600)
+	// The function's own credentials are versitygw's root keys.
+	lake, err := s3test.StartLake(s3test.LakeConfig{Dir: t.TempDir(), Region: testRegion, Bucket: bucket,
+		RoleARN: testRole, ExternalID: testExtID, Account: "111122223333", ExtraBuckets: []string{testStaging, testDead}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	none := filepath.Join(dir, "none")
-	return &fakeLake{srv: srv, sts: sts, bucket: bucket, integ: integ, env: map[string]string{
-		"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey, "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": testRegion, "AWS_PROFILE": "", "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none,
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_S3": srv.Endpoint, "AWS_ENDPOINT_URL_STS": sts.URL,
-		"AWS_ENDPOINT_URL":    "",
-		"OCSFMAP_INTEGRATION": integ, "OCSFMAP_DEAD_LETTERS": "s3://" + testDead + "/lambda/",
-	}}
+	t.Cleanup(lake.Close)
+	mapping, _ := filepath.Abs(mapping110)
+	integ := filepath.Join(t.TempDir(), "dspm.yaml")
+	if err := os.WriteFile(integ, []byte(lake.Integration("dspm", mapping, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := maps.Clone(lake.Env)
+	env["OCSFMAP_INTEGRATION"], env["OCSFMAP_DEAD_LETTERS"] = integ, "s3://"+testDead+"/lambda/"
+	return &fakeLake{srv: lake.S3, sts: lake.STS, bucket: bucket, integ: integ, env: env}
 }
 
 var lakeKey = regexp.MustCompile(`^ext/dspmalerts/region=[a-z0-9-]+/accountId=(\d{12}|external_[A-Za-z0-9._-]+)/eventDay=\d{8}/[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.parquet$`)
@@ -130,7 +106,7 @@ func (l *fakeLake) bucketUIDs(t testing.TB) (map[string]int, int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, u := range findingUIDs(t, body) {
+		for _, u := range readertest.Strings(t, body, "finding", "uid") {
 			uids[u]++
 		}
 	}
@@ -165,41 +141,6 @@ func (l *fakeLake) deadUIDs(t testing.TB) map[string]int {
 			for _, u := range ids {
 				out[u]++
 			}
-		}
-	}
-	return out
-}
-
-func findingUIDs(t testing.TB, parquet []byte) []string {
-	t.Helper()
-	rdr, err := file.NewParquetReader(bytes.NewReader(parquet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Close()
-	r, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := r.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
-	idx := tbl.Schema().FieldIndices("finding")
-	if len(idx) == 0 {
-		t.Fatal("no finding column")
-	}
-	var out []string
-	for _, chunk := range tbl.Column(idx[0]).Data().Chunks() {
-		st := chunk.(*array.Struct)
-		fi, ok := st.DataType().(interface{ FieldIdx(string) (int, bool) }).FieldIdx("uid")
-		if !ok {
-			t.Fatal("no finding.uid")
-		}
-		uid := st.Field(fi).(*array.String)
-		for i := 0; i < uid.Len(); i++ {
-			out = append(out, uid.Value(i))
 		}
 	}
 	return out

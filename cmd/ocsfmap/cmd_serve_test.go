@@ -21,10 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/ocsfmap/ocsfmap/engine/lake/readertest"
 )
 
 const serveToken = "serve-test-ingest-token-0123456789"
@@ -57,16 +54,7 @@ func newServeFixture(t testing.TB, rules string, extra ...string) *serveFixture 
 	dir := t.TempDir()
 	mapping, _ := filepath.Abs(mapping110)
 	integ := filepath.Join(dir, "dspm.yaml")
-	os.WriteFile(integ, []byte(fmt.Sprintf(`name: dspm
-destination: amazon-security-lake
-mapping: %s
-role_arn: %s
-external_id: %s
-bucket: %s
-region: %s
-prefix: ext/dspmalerts/
-path_style: true
-%s`, mapping, role, extID, bucket, region, rules)), 0o600)
+	os.WriteFile(integ, []byte(lake.Integration("dspm", mapping, rules)), 0o600)
 	f := &serveFixture{t: t, lake: lake, bucket: bucket, dir: dir, data: filepath.Join(dir, "data"), integ: integ,
 		logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
 	f.args = append([]string{"serve", "-c", integ, "--data", f.data, "--log-format", "json"}, extra...)
@@ -209,46 +197,11 @@ func (f *serveFixture) bucketUIDs() (map[string]int, int) {
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		for _, u := range findingUIDs(f.t, body) {
+		for _, u := range readertest.Strings(f.t, body, "finding", "uid") {
 			uids[u]++
 		}
 	}
 	return uids, len(objs)
-}
-
-func findingUIDs(t testing.TB, parquet []byte) []string {
-	t.Helper()
-	rdr, err := file.NewParquetReader(bytes.NewReader(parquet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Close()
-	r, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := r.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
-	idx := tbl.Schema().FieldIndices("finding")
-	if len(idx) == 0 {
-		t.Fatal("no finding column")
-	}
-	var out []string
-	for _, chunk := range tbl.Column(idx[0]).Data().Chunks() {
-		st := chunk.(*array.Struct)
-		fi, ok := st.DataType().(interface{ FieldIdx(string) (int, bool) }).FieldIdx("uid")
-		if !ok {
-			t.Fatal("no finding.uid")
-		}
-		uid := st.Field(fi).(*array.String)
-		for i := 0; i < uid.Len(); i++ {
-			out = append(out, uid.Value(i))
-		}
-	}
-	return out
 }
 
 // deadUIDs counts the dead-lettered alerts by alert_id, over every

@@ -135,16 +135,7 @@ func TestServiceInProcess(t *testing.T) {
 	}
 	dir := t.TempDir()
 	mapping, _ := filepath.Abs("../../mappings/zscaler-dspm/security_finding_1.1.0.yaml")
-	os.WriteFile(filepath.Join(dir, "dspm.yaml"), []byte(fmt.Sprintf(`name: dspm
-destination: amazon-security-lake
-mapping: %s
-role_arn: %s
-external_id: %s
-bucket: %s
-region: %s
-prefix: ext/dspmalerts/
-path_style: true
-`, mapping, role, extID, bucket, region)), 0o600)
+	os.WriteFile(filepath.Join(dir, "dspm.yaml"), []byte(lake.Integration("dspm", mapping, "")), 0o600)
 	svc, err := New(Config{Paths: []string{dir}, DataDir: filepath.Join(dir, "data"), RollAge: 200 * time.Millisecond,
 		RollBytes: 1 << 20, IngestTokens: []string{token}})
 	if err != nil {

@@ -7,6 +7,7 @@ package readertest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // Readers names the readers Read uses, in the order of its results.
@@ -150,4 +153,52 @@ func clip(s string) string {
 		return s[:200] + "…"
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// Strings reads one string column of a Parquet file with pqarrow, path
+// naming it through its structs (Strings(t, f, "finding", "uid")): how tests
+// count what landed in a bucket by finding.uid.
+func Strings(t testing.TB, parquet []byte, path ...string) []string {
+	t.Helper()
+	rdr, err := file.NewParquetReader(bytes.NewReader(parquet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	r, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := r.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	idx := tbl.Schema().FieldIndices(path[0])
+	if len(idx) == 0 {
+		t.Fatalf("no column %s", path[0])
+	}
+	var out []string
+	for _, chunk := range tbl.Column(idx[0]).Data().Chunks() {
+		col := chunk
+		for _, name := range path[1:] {
+			st, ok := col.(*array.Struct)
+			if !ok {
+				t.Fatalf("%s is not a struct", strings.Join(path, "."))
+			}
+			fi, ok := st.DataType().(*arrow.StructType).FieldIdx(name)
+			if !ok {
+				t.Fatalf("no column %s", strings.Join(path, "."))
+			}
+			col = st.Field(fi)
+		}
+		s, ok := col.(*array.String)
+		if !ok {
+			t.Fatalf("%s is %s, not a string", strings.Join(path, "."), col.DataType())
+		}
+		for i := 0; i < s.Len(); i++ {
+			out = append(out, s.Value(i))
+		}
+	}
+	return out
 }
