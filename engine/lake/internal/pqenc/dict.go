@@ -176,56 +176,5 @@ func dictWidth(n int) int { return max(1, bits.Len32(uint32(max(n, 1)-1))) }
 // appendIndices appends a dictionary-encoded data page's values: the bit
 // width, then the indices in the RLE / bit-packed hybrid (no length prefix).
 func appendIndices(dst []byte, idx []uint32, width int) []byte {
-	dst = append(dst, byte(width))
-	valueBytes := (width + 7) / 8
-	for i := 0; i < len(idx); {
-		if r := runLength32(idx[i:]); r >= 8 {
-			dst = binary.AppendUvarint(dst, uint64(r)<<1)
-			v := idx[i]
-			for k := range valueBytes {
-				dst = append(dst, byte(v>>(8*k)))
-			}
-			i += r
-			continue
-		}
-		j := i
-		for j < len(idx) && (j == i || runLength32(idx[j:]) < 8) {
-			j += 8
-		}
-		groups := (j - i) / 8
-		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
-		dst = packBits32(dst, idx[i:min(j, len(idx))], groups*8, width)
-		i = j
-	}
-	return dst
-}
-
-func runLength32(v []uint32) int {
-	n := 1
-	for n < len(v) && v[n] == v[0] {
-		n++
-	}
-	return n
-}
-
-func packBits32(dst []byte, v []uint32, n, width int) []byte {
-	var acc uint64
-	nbits := 0
-	for k := range n {
-		var x uint64
-		if k < len(v) {
-			x = uint64(v[k])
-		}
-		acc |= x << nbits
-		nbits += width
-		for nbits >= 8 {
-			dst = append(dst, byte(acc))
-			acc >>= 8
-			nbits -= 8
-		}
-	}
-	if nbits > 0 {
-		dst = append(dst, byte(acc))
-	}
-	return dst
+	return appendHybrid(append(dst, byte(width)), idx, width)
 }

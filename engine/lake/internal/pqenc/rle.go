@@ -4,57 +4,66 @@ import "encoding/binary"
 
 // appendLevels appends levels in Parquet's RLE / bit-packed hybrid encoding
 // with bit width width, preceded by its 4-byte length as data page v1 wants.
-// Runs of 8 or more equal levels are run-length encoded, everything else is
-// bit-packed in groups of 8 (the last group padded with zeros; readers stop
-// at the page's value count).
 func appendLevels(dst []byte, levels []int16, width int) []byte {
 	at := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
+	dst = appendHybrid(append(dst, 0, 0, 0, 0), levels, width)
+	binary.LittleEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+	return dst
+}
+
+// hybridValue is what the hybrid encoding holds here: definition and
+// repetition levels, and dictionary indices.
+type hybridValue interface{ ~int16 | ~uint32 }
+
+// appendHybrid appends v (non-negative, under 1<<width) in the RLE /
+// bit-packed hybrid encoding. Runs of 8 or more equal values are
+// run-length encoded, everything else is bit-packed in groups of 8 (the
+// last group padded with zeros; readers stop at the page's value count).
+func appendHybrid[T hybridValue](dst []byte, v []T, width int) []byte {
 	valueBytes := (width + 7) / 8
-	for i := 0; i < len(levels); {
-		if r := runLength(levels[i:]); r >= 8 {
+	for i := 0; i < len(v); {
+		if r := runLength(v[i:]); r >= 8 {
 			dst = binary.AppendUvarint(dst, uint64(r)<<1)
-			v := uint16(levels[i])
+			x := uint64(v[i])
 			for k := range valueBytes {
-				dst = append(dst, byte(v>>(8*k)))
+				dst = append(dst, byte(x>>(8*k)))
 			}
 			i += r
 			continue
 		}
 		// Bit-packed groups of 8 up to the next long run.
 		j := i
-		for j < len(levels) && (j == i || runLength(levels[j:]) < 8) {
+		for j < len(v) && (j == i || runLength(v[j:]) < 8) {
 			j += 8
 		}
 		groups := (j - i) / 8
 		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
-		dst = packBits(dst, levels[i:min(j, len(levels))], groups*8, width)
+		dst = packBits(dst, v[i:min(j, len(v))], groups*8, width)
 		i = j
 	}
-	binary.LittleEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
 	return dst
 }
 
-// runLength is how many leading levels equal the first.
-func runLength(levels []int16) int {
+// runLength is how many leading values equal the first.
+func runLength[T hybridValue](v []T) int {
 	n := 1
-	for n < len(levels) && levels[n] == levels[0] {
+	for n < len(v) && v[n] == v[0] {
 		n++
 	}
 	return n
 }
 
-// packBits appends n values (levels, then zeros) of width bits each, least
+// packBits appends n values (v, then zeros) of width bits each, least
 // significant bit first.
-func packBits(dst []byte, levels []int16, n, width int) []byte {
+func packBits[T hybridValue](dst []byte, v []T, n, width int) []byte {
 	var acc uint64
 	bits := 0
 	for k := range n {
-		var v uint64
-		if k < len(levels) {
-			v = uint64(levels[k])
+		var x uint64
+		if k < len(v) {
+			x = uint64(v[k])
 		}
-		acc |= v << bits
+		acc |= x << bits
 		bits += width
 		for bits >= 8 {
 			dst = append(dst, byte(acc))
