@@ -47,6 +47,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&memory, "memory", "memory a delivery aims to stay within (`SIZE`)")
 	tokenFile := fs.String("ingest-token-file", "", "`file` of ingest tokens, one a line (or OCSFMAP_INGEST_TOKEN, comma-separated)")
 	logFormat := fs.String("log-format", "text", "text | json")
+	keyRetention := fs.Duration("key-retention", time.Hour, "how long an Idempotency-Key is remembered after its request was accepted")
 	drainTimeout := fs.Duration("drain-timeout", 10*time.Minute, "on SIGTERM, how long to deliver what was accepted before exiting anyway (the log keeps the rest)")
 	noSync := fs.Bool("unsafe-no-fsync", false, "benchmarks only: acknowledge alerts without fsync (a crash may lose them)")
 	adminFile := fs.String("admin-token-file", "", "`file` holding the console's admin token(s), one a line (or OCSFMAP_ADMIN_TOKEN); without one, no console is served")
@@ -89,7 +90,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Paths: paths, DataDir: *data,
 		RollBytes: int64(rollSize), RollAge: *rollAge,
 		Memory: int64(memory), MaxBody: int64(maxBody), MaxLogBytes: int64(maxLog),
-		IngestTokens: tokens, NoSync: *noSync, Logger: log,
+		IngestTokens: tokens, NoSync: *noSync, Logger: log, KeyRetention: *keyRetention,
 		// With a console, start empty: the first integration is added there.
 		AllowNoIntegrations: len(adminTokens) > 0,
 	})

@@ -17,15 +17,20 @@ type response struct {
 	Rejected int `json:"rejected"`
 }
 
-// keyBook remembers the Idempotency-Keys of accepted requests. A key lives
-// in the log record of its batch; before the log lets that record go, the
-// key is copied into a file of its own, kept for the retention period.
+// keyBook remembers the Idempotency-Keys of accepted requests for the
+// retention period. A key lives in the log record of its batch; before the
+// log lets that record go, the key is made durable in a file of its own.
+// Keys older than the retention are forgotten, in memory as in the file, so
+// a service under constant load holds a bounded number of them.
 type keyBook struct {
 	mu        sync.Mutex
 	keys      map[string]keyEntry
+	order     []keyEntry               // as remembered, oldest first: what to forget next
 	inflight  map[string]chan struct{} // keys of requests being accepted now
+	path      string
 	f         *os.File
 	w         *bufio.Writer
+	lines     int // lines in the file, live or not
 	retention time.Duration
 }
 
@@ -36,34 +41,47 @@ type keyEntry struct {
 }
 
 func openKeyBook(path string, retention time.Duration) (*keyBook, error) {
-	kb := &keyBook{keys: map[string]keyEntry{}, inflight: map[string]chan struct{}{}, retention: retention}
-	// Rewrite the file with the keys still within retention.
+	kb := &keyBook{keys: map[string]keyEntry{}, inflight: map[string]chan struct{}{}, path: path, retention: retention}
 	if b, err := os.ReadFile(path); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			var e keyEntry
 			if json.Unmarshal(sc.Bytes(), &e) == nil && time.Since(e.At) < retention {
+				if _, ok := kb.keys[e.Key]; !ok {
+					kb.order = append(kb.order, e)
+				}
 				kb.keys[e.Key] = e
 			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	if err := kb.compact(); err != nil {
+		return nil, err
+	}
+	return kb, nil
+}
+
+// compact rewrites the file with the keys still remembered.
+func (kb *keyBook) compact() error {
 	var buf []byte
-	for _, e := range kb.keys {
+	for _, e := range kb.order {
 		line, _ := json.Marshal(e)
 		buf = append(append(buf, line...), '\n')
 	}
-	if err := writeFileSync(path, buf); err != nil {
-		return nil, err
+	if kb.f != nil {
+		kb.f.Close()
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err := writeFileSync(kb.path, buf); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(kb.path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	kb.f, kb.w = f, bufio.NewWriter(f)
-	return kb, nil
+	kb.f, kb.w, kb.lines = f, bufio.NewWriter(f), len(kb.order)
+	return nil
 }
 
 // begin looks key up. A key already accepted returns its response and
@@ -113,15 +131,39 @@ func (kb *keyBook) remember(key string, r response, at time.Time) {
 
 func (kb *keyBook) add(e keyEntry) {
 	kb.keys[e.Key] = e
+	kb.order = append(kb.order, e)
 	line, _ := json.Marshal(e)
 	kb.w.Write(line)
 	kb.w.WriteByte('\n')
+	kb.lines++
+	if len(kb.order)%256 == 0 {
+		kb.forget(time.Now())
+	}
 }
 
-// sync makes every remembered key durable.
+// forget drops the keys older than the retention from memory.
+func (kb *keyBook) forget(now time.Time) {
+	n := 0
+	for n < len(kb.order) && now.Sub(kb.order[n].At) >= kb.retention {
+		if cur, ok := kb.keys[kb.order[n].Key]; ok && !cur.At.After(kb.order[n].At) {
+			delete(kb.keys, kb.order[n].Key)
+		}
+		n++
+	}
+	if n > 0 {
+		kb.order = append(kb.order[:0], kb.order[n:]...)
+	}
+}
+
+// sync makes every remembered key durable, and compacts the file once
+// most of its lines are forgotten keys.
 func (kb *keyBook) sync() error {
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
+	kb.forget(time.Now())
+	if kb.lines > 2*len(kb.order)+4096 {
+		return kb.compact()
+	}
 	if err := kb.w.Flush(); err != nil {
 		return err
 	}
@@ -130,5 +172,8 @@ func (kb *keyBook) sync() error {
 
 func (kb *keyBook) close() error {
 	err := kb.sync()
+	if kb.w != nil {
+		err = errors.Join(err, kb.w.Flush())
+	}
 	return errors.Join(err, kb.f.Close())
 }

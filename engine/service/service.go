@@ -54,7 +54,9 @@ type Config struct {
 	// with Retry-After after IngestWait, default 10 s).
 	MaxIngests int
 	IngestWait time.Duration
-	// KeyRetention is how long Idempotency-Keys are remembered (default 24h).
+	// KeyRetention is how long Idempotency-Keys are remembered (default 1h:
+	// a client retries within minutes; at 60 requests/s a day of keys would
+	// hold ~1 GB).
 	KeyRetention time.Duration
 	NoSync       bool // tests only: no fsync (acknowledged alerts may be lost on a crash)
 	Logger       *slog.Logger
@@ -111,7 +113,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.IngestWait = 10 * time.Second
 	}
 	if cfg.KeyRetention <= 0 {
-		cfg.KeyRetention = 24 * time.Hour
+		cfg.KeyRetention = time.Hour
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

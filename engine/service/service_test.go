@@ -255,3 +255,34 @@ func TestKeepRecentKeepsOrder(t *testing.T) {
 		t.Fatalf("recent %v, want %s", got, want)
 	}
 }
+
+// Keys older than the retention are forgotten, in memory and in the file.
+func TestKeyBookForgets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys")
+	kb, err := openKeyBook(path, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for i := range 5000 {
+		kb.remember(fmt.Sprintf("old-%d", i), response{Accepted: 1}, old)
+	}
+	kb.remember("new", response{Accepted: 2}, time.Now())
+	if err := kb.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, done := kb.begin("old-1"); done {
+		t.Fatal("a key past the retention is still remembered")
+	}
+	kb.finish("old-1", response{}, false)
+	if r, done := kb.begin("new"); !done || r.Accepted != 2 {
+		t.Fatalf("a fresh key was forgotten: %+v %v", r, done)
+	}
+	if err := kb.close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if n := bytes.Count(b, []byte{'\n'}); n != 1 {
+		t.Fatalf("the key file holds %d lines after compaction, want 1", n)
+	}
+}
