@@ -44,7 +44,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	maxLog := byteSize(4 << 30)
 	fs.Var(&maxLog, "max-log", "write-ahead log cap per integration (`SIZE`); over it ingest answers 503 with Retry-After")
 	memory := byteSize(engine.DefaultMemory)
-	fs.Var(&memory, "memory", "memory a delivery aims to stay within (`SIZE`)")
+	fs.Var(&memory, "memory", "memory delivery aims to stay within (`SIZE`): the epoch filling and the one closing share it")
 	tokenFile := fs.String("ingest-token-file", "", "`file` of ingest tokens, one a line (or OCSFMAP_INGEST_TOKEN, comma-separated)")
 	logFormat := fs.String("log-format", "text", "text | json")
 	keyRetention := fs.Duration("key-retention", time.Hour, "how long an Idempotency-Key is remembered after its request was accepted")
