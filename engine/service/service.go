@@ -230,14 +230,13 @@ func (s *Service) Start() error {
 	defer s.mu.RUnlock()
 	s.started.Store(true)
 	for _, in := range s.integ {
-		if err := s.startDelivery(in); err != nil {
-			return err
-		}
+		s.startDelivery(in)
 	}
 	return nil
 }
 
-func (s *Service) startDelivery(in *integration) error {
+// startDelivery runs in's delivery loop until the service stops.
+func (s *Service) startDelivery(in *integration) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -254,7 +253,6 @@ func (s *Service) startDelivery(in *integration) error {
 		}
 		in.run(s.ctx, s.drain)
 	}()
-	return nil
 }
 
 // connect makes the uploader of l (the role's credentials are assumed lazily
