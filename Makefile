@@ -10,7 +10,7 @@ MAPPING ?= mappings/zscaler-dspm/security_finding_1.1.0.yaml
 RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/lake ./engine/store ./engine/wal ./engine/service ./engine/conformance ./engine/console
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build the CLI into bin/ocsfmap
 	$(GO) build -o bin/ocsfmap ./cmd/ocsfmap
@@ -34,7 +34,7 @@ lambda: ## build dist/lambda/bootstrap (linux/amd64, for the emulator) and the z
 	done
 	@ls -l dist/lambda/bootstrap dist/lambda/*.zip
 
-tools: ## install what the tests need (versitygw S3 server, DuckDB's Node client) into .tools/
+tools: ## install what the tests need: versitygw, the Lambda emulator, DuckDB, arrow-rs and polars (npm) into .tools/; chromium (apt-get)
 	@.ci/tools.sh "$(TOOLS)"
 
 # No test may reach an instance metadata service: the AWS SDK's default
