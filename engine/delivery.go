@@ -344,6 +344,26 @@ func (d *Delivery) Close(ctx context.Context) (DeliveryReport, error) {
 	return rep, err
 }
 
+// Abort ends the delivery without writing the records it buffered: no file
+// is written or uploaded (files already finished by a roll stay where they
+// are). For a caller that delivers those records again later from a log of
+// its own, so an abandoned attempt leaves no object behind.
+func (d *Delivery) Abort() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errors.New("delivery: Abort after Close")
+	}
+	d.closed = true
+	d.mu.Unlock()
+	err := errors.Join(d.w.Discard(), d.dead.Close())
+	if d.uploader != nil {
+		d.stopUploads()
+		d.uploader.Close() // nothing was submitted: no file was written
+	}
+	return err
+}
+
 func (d *Delivery) stopUploads() {
 	if d.cancelUploads != nil {
 		d.cancelUploads()

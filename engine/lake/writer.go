@@ -519,6 +519,24 @@ func (w *Writer) dropCaches() {
 	}
 }
 
+// errDiscarded poisons a writer being discarded, so Close writes nothing.
+var errDiscarded = errors.New("lake: writer discarded")
+
+// Discard closes the writer without writing the rows it buffered: no file
+// is written, the spill folder is removed. For a caller that will write
+// those rows again (a delivery replayed from a log).
+func (w *Writer) Discard() error {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = errDiscarded
+	}
+	w.mu.Unlock()
+	if err := w.Close(context.Background()); !errors.Is(err, errDiscarded) {
+		return err
+	}
+	return nil
+}
+
 // Close flushes every buffered row and frees the builders and the spill
 // folder. The writer cannot be used afterwards. If ctx ends first, rows not
 // yet written are dropped (no partial file is left behind either way).

@@ -58,12 +58,20 @@ func (in *integration) run(ctx context.Context, drain <-chan struct{}) {
 		}
 		<-closed // one epoch closes at a time: commits stay in log order
 		in.mu.Lock()
+		if in.st.Closing != nil {
+			// The previous epoch stopped before its commit (the service is
+			// stopping): it and this one are rebuilt on the next start. No file
+			// of an epoch whose range is not recorded may be written.
+			in.mu.Unlock()
+			d.Abort()
+			break
+		}
 		in.st.Closing, in.st.Open = &ep, nil
 		err = in.writeState()
 		in.mu.Unlock()
 		if err != nil {
 			in.log.Error("cannot record the end of an epoch; starting it again", "err", err)
-			d.Close(context.Background())
+			d.Abort()
 			in.mu.Lock()
 			in.st.Closing = nil
 			in.mu.Unlock()
@@ -167,7 +175,7 @@ func (in *integration) fill(ctx context.Context, drain <-chan struct{}, ep *epoc
 	counts, err := d.Run(ctx, []engine.Input{{Name: in.name + "/log", Open: src.open}})
 	to, serr := src.result()
 	if err = errors.Join(err, serr); err != nil {
-		d.Close(context.Background())
+		d.Abort() // its range is not recorded: it must leave no file
 		return nil, counts, err
 	}
 	ep.To = to
@@ -193,7 +201,7 @@ func (in *integration) finish(ctx context.Context, ep epoch, d *engine.Delivery,
 			}
 			if err != nil {
 				if d != nil {
-					d.Close(context.Background())
+					d.Abort()
 				}
 				d = nil
 				in.retry(ctx, &backoff, "rebuilding an epoch failed", ep, err)
