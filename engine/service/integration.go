@@ -57,7 +57,6 @@ type integration struct {
 type pending struct {
 	lsn      wal.LSN
 	alerts   int
-	bytes    int64
 	accepted time.Time
 }
 
@@ -207,7 +206,7 @@ func (in *integration) replay() error {
 		}
 		in.keys.remember(b.key, response{Accepted: b.alerts, Rejected: b.rejected}, b.accepted)
 		if lsn >= in.st.Delivered {
-			in.backlog = append(in.backlog, pending{lsn: lsn, alerts: b.alerts, bytes: int64(len(b.ndjson)), accepted: b.accepted})
+			in.backlog = append(in.backlog, pending{lsn: lsn, alerts: b.alerts, accepted: b.accepted})
 			alerts += int64(b.alerts)
 		}
 		return nil
@@ -229,7 +228,7 @@ func (in *integration) accept(ctx context.Context, b *batch, rec []byte) error {
 	if err != nil {
 		return err
 	}
-	p := pending{lsn: lsn, alerts: b.alerts, bytes: int64(len(rec)), accepted: b.accepted}
+	p := pending{lsn: lsn, alerts: b.alerts, accepted: b.accepted}
 	in.accepted.Add(int64(b.alerts))
 	in.rejected.Add(int64(b.rejected))
 	in.mu.Lock()
