@@ -85,9 +85,6 @@ func crashChild(dir string) {
 // that every acknowledged record is in the log intact, at its LSN, and that
 // every Append found in the log is whole.
 func TestCrashKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns processes doing real fsyncs")
-	}
 	dir := t.TempDir()
 	acked := map[LSN]uint64{} // first LSN of each acknowledged Append → id
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))

@@ -354,9 +354,6 @@ func TestCorruptEarlierSegmentIsError(t *testing.T) {
 }
 
 func TestConcurrentAppendersGroupCommit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real fsyncs")
-	}
 	const goroutines, appends = 32, 40
 	l := openT(t, t.TempDir(), Options{SegmentBytes: 8 << 10}) // real fsync: batching comes from waiting on it
 	type ack struct{ first, last LSN }
