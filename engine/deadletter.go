@@ -14,10 +14,11 @@ import (
 type DeadLetter struct {
 	Input      string   `json:"input"`
 	Line       int      `json:"line"`
-	Code       string   `json:"code"`           // R4xx, or V500 for a JSON Schema violation
-	Reason     string   `json:"reason"`         // one line for people
-	Path       string   `json:"path,omitempty"` // OCSF attribute at fault
-	Rule       string   `json:"rule,omitempty"` // mapping file:line:col of the rule
+	Index      int      `json:"index,omitempty"` // position in its envelope array ({"Records":[…]}), from 1
+	Code       string   `json:"code"`            // R4xx, or V500 for a JSON Schema violation
+	Reason     string   `json:"reason"`          // one line for people
+	Path       string   `json:"path,omitempty"`  // OCSF attribute at fault
+	Rule       string   `json:"rule,omitempty"`  // mapping file:line:col of the rule
 	Violations []string `json:"violations,omitempty"`
 	Raw        string   `json:"raw,omitempty"`        // the original record, when it is valid UTF-8
 	RawBase64  string   `json:"raw_base64,omitempty"` // otherwise, byte for byte

@@ -133,6 +133,7 @@ const batchSize = 256
 type item struct {
 	input  string
 	line   int
+	index  int // position in its envelope array, 0 when not in one
 	raw    []byte
 	res    Result
 	dead   *DeadLetter
@@ -170,7 +171,7 @@ func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts
 	// The raw bytes of delivered records come back to the reader too.
 	rawFree := make(chan []byte, batchSize*(workers*4+2))
 	readErr := make(chan error, 1)
-	go func() { readErr <- readInputs(ctx, inputs, raw, free, rawFree) }()
+	go func() { readErr <- readInputs(ctx, inputs, m.Plan.Envelope, raw, free, rawFree) }()
 	var wg sync.WaitGroup
 	wantJSON := opts.Sink != nil && opts.Sink.WantsJSON()
 	for range workers {
@@ -245,7 +246,7 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 			err := opts.Sink.Write(&it.res)
 			var re *RecordError
 			if errors.As(err, &re) {
-				it.dead = &DeadLetter{Input: it.input, Line: it.line, Code: re.Code, Reason: re.Msg}
+				it.dead = &DeadLetter{Input: it.input, Line: it.line, Index: it.index, Code: re.Code, Reason: re.Msg}
 				it.dead.SetRaw(it.raw)
 			} else if err != nil {
 				return fmt.Errorf("%s:%d: %w", it.input, it.line, err)
@@ -277,14 +278,14 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 // a read blocked on an endless stream must not keep a batch of records that
 // already arrived from the sink (idle flush), nor a cancelled run from
 // finishing (the blocked read is abandoned; the process is ending).
-func readInputs(ctx context.Context, inputs []Input, out chan<- *batch, free <-chan *batch, rawFree <-chan []byte) error {
+func readInputs(ctx context.Context, inputs []Input, envelope []string, out chan<- *batch, free <-chan *batch, rawFree <-chan []byte) error {
 	defer close(out)
 	items := make(chan item, 4*batchSize)
 	errc := make(chan error, 1)
 	var read atomic.Int64
 	go func() {
 		defer close(items)
-		errc <- scanInputs(ctx, inputs, items, &read, rawFree)
+		errc <- scanInputs(ctx, inputs, envelope, items, &read, rawFree)
 	}()
 	// A delivered batch comes back through free to be filled again.
 	next := func() *batch {
@@ -362,13 +363,14 @@ const idleFlush = 100 * time.Millisecond
 
 // scanInputs reads every input in turn and sends its records, copied into
 // buffers of delivered records where there are some.
-func scanInputs(ctx context.Context, inputs []Input, items chan<- item, read *atomic.Int64, rawFree <-chan []byte) error {
+func scanInputs(ctx context.Context, inputs []Input, envelope []string, items chan<- item, read *atomic.Int64, rawFree <-chan []byte) error {
 	for _, in := range inputs {
 		rc, err := in.Open()
 		if err != nil {
 			return err // os errors name the file already
 		}
 		r := source.NewReader(in.Name, rc)
+		r.Envelope(envelope...)
 		var before int64
 		for ctx.Err() == nil {
 			rec, err := r.Next()
@@ -388,7 +390,7 @@ func scanInputs(ctx context.Context, inputs []Input, items chan<- item, read *at
 			default:
 			}
 			select {
-			case items <- item{input: in.Name, line: rec.Line, raw: append(buf[:0], rec.Raw...)}:
+			case items <- item{input: in.Name, line: rec.Line, index: rec.Index, raw: append(buf[:0], rec.Raw...)}:
 			case <-ctx.Done():
 			}
 		}
@@ -437,7 +439,7 @@ func (w *worker) process(b *batch) {
 					it.filter = true
 					continue
 				case ScopeDeadLetter:
-					it.dead = &DeadLetter{Input: it.input, Line: it.line, Code: "R407",
+					it.dead = &DeadLetter{Input: it.input, Line: it.line, Index: it.index, Code: "R407",
 						Reason: se.Error() + " (no other enabled rule exports the alert; on_scope_error: dead_letter)"}
 					it.dead.SetRaw(it.raw)
 					continue
@@ -462,7 +464,7 @@ func (w *worker) process(b *batch) {
 		}
 		if w.full {
 			if v := w.m.validator.Validate(w.mapper.Doc()); len(v) > 0 {
-				d := &DeadLetter{Input: it.input, Line: it.line, Code: "V500", Reason: "record fails the OCSF JSON Schema: " + v[0].String()}
+				d := &DeadLetter{Input: it.input, Line: it.line, Index: it.index, Code: "V500", Reason: "record fails the OCSF JSON Schema: " + v[0].String()}
 				for _, x := range v {
 					d.Violations = append(d.Violations, x.String())
 				}
@@ -481,7 +483,7 @@ func (w *worker) process(b *batch) {
 }
 
 func deadLetter(it *item, err error) *DeadLetter {
-	d := &DeadLetter{Input: it.input, Line: it.line, Reason: err.Error()}
+	d := &DeadLetter{Input: it.input, Line: it.line, Index: it.index, Reason: err.Error()}
 	var pe *plan.Error
 	var se *source.SyntaxError
 	switch {

@@ -42,6 +42,10 @@ type Plan struct {
 	Class       *ocsf.Class
 	Profiles    []string
 	Policy      Policy
+	// Envelope lists the keys of the envelope arrays that hold an input's
+	// records (the mapping's input.records); empty when every document is
+	// a record.
+	Envelope []string
 
 	// Root is the output tree: only the attributes the mapping sets.
 	Root  *Node
@@ -148,6 +152,9 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 		File: m.File, Name: m.Name.Value, Version: m.Version.Value,
 		OCSFVersion: c.cat.Version, Class: c.class, Profiles: c.prof,
 		timeSlot: -1, partition: [2]int{-1, -1}, catalog: c.cat,
+	}
+	for _, k := range m.Input.Records {
+		c.p.Envelope = append(c.p.Envelope, k.Value)
 	}
 	switch m.OnError.Value {
 	case "null_field":

@@ -13,6 +13,9 @@ import (
 type Record struct {
 	Input string // input name: the path given to Open, "<stdin>" for "-", or NewReader's name
 	Line  int    // 1-based line where the record starts
+	// Index is the record's 1-based position in the envelope array that
+	// holds it (see [Reader.Envelope]); 0 when it is not in an envelope.
+	Index int
 	// Raw holds the record's bytes without surrounding whitespace. It points
 	// into the Reader's buffer and is overwritten by the next call to Next:
 	// copy it (or decode it) before calling Next again.
@@ -93,6 +96,12 @@ type Reader struct {
 	arrayLine int
 	stack     []byte // closers expected by the value being split
 	maxRecord int
+
+	envelope [][]byte   // keys whose array holds a document's records (Envelope)
+	inEnv    bool       // between the '[' of an envelope array and the end of its document
+	envState arrayState // where the envelope array's elements stand
+	envLine  int        // line of the envelope array's '['
+	envIndex int        // 1-based index of the last element returned
 }
 
 type countReader struct {
@@ -126,6 +135,22 @@ func NewReader(name string, in io.Reader) *Reader {
 	r := &Reader{name: name, src: countReader{r: in}, line: 1, maxRecord: defaultMaxRecord}
 	r.in = &r.src
 	return r
+}
+
+// Envelope makes the Reader look inside each top-level JSON object for the
+// first of keys (matched exactly, in the order the document has them) whose
+// value is an array: the array's elements are the records, as CloudTrail's
+// {"Records":[…]} and GuardDuty's {"findings":[…]} deliver them, and an empty
+// array yields none. A document without any of the keys is itself one record,
+// so single events (EventBridge) read the same way. The array is streamed:
+// memory holds one element at a time, not the document. Top-level JSON arrays
+// are not looked into: their elements are the records. Call Envelope before
+// the first Next.
+func (r *Reader) Envelope(keys ...string) {
+	r.envelope = r.envelope[:0]
+	for _, k := range keys {
+		r.envelope = append(r.envelope, []byte(k))
+	}
 }
 
 // Name returns the input name records carry.
@@ -169,9 +194,19 @@ func (r *Reader) next() (Record, error) {
 			return Record{}, err
 		}
 	}
+	if r.inEnv {
+		if rec, err := r.nextEnvelopeElement(); err != io.EOF {
+			return rec, err
+		}
+	}
 	switch r.format {
 	case formatArray:
 		return r.nextElement()
+	}
+	if len(r.envelope) > 0 {
+		return r.nextDocument()
+	}
+	switch r.format {
 	case formatStream:
 		if _, ok, err := r.skipWS(); err != nil || !ok {
 			return Record{}, orEOF(err)
@@ -281,7 +316,9 @@ func (r *Reader) detect() error {
 		return nil
 	}
 	r.format = formatNDJSON
-	if !ok {
+	if !ok || len(r.envelope) > 0 {
+		// With an envelope, documents are split as values (nextDocument),
+		// so a one-line file of many megabytes is never held whole.
 		return nil
 	}
 	n, _, err := r.lineEnd()
@@ -476,10 +513,13 @@ func (r *Reader) value() (Record, error) {
 }
 
 // nested returns the length of the object or array at buf[r].
-func (r *Reader) nested() (int, error) {
-	stack := append(r.stack[:0], closer(r.buf[r.r]))
+func (r *Reader) nested() (int, error) { return r.nestedAt(0) }
+
+// nestedAt returns the offset just past the object or array at buf[r+start].
+func (r *Reader) nestedAt(start int) (int, error) {
+	stack := append(r.stack[:0], closer(r.buf[r.r+start]))
 	defer func() { r.stack = stack[:0] }()
-	i := 1
+	i := start + 1
 	for {
 		for r.r+i < r.w {
 			switch c := r.buf[r.r+i]; c {
@@ -540,8 +580,11 @@ func (r *Reader) str(start int) (int, error) {
 }
 
 // scalar returns the length of the number or literal at buf[r].
-func (r *Reader) scalar() (int, error) {
-	i := 0
+func (r *Reader) scalar() (int, error) { return r.scalarAt(0) }
+
+// scalarAt returns the offset just past the number or literal at buf[r+start].
+func (r *Reader) scalarAt(start int) (int, error) {
+	i := start
 	for {
 		for ; r.r+i < r.w; i++ {
 			switch r.buf[r.r+i] {

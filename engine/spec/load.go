@@ -118,6 +118,12 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 		"version":     func(_, v *yaml.Node) { m.Version = p.str(v, "version") },
 		"description": func(_, v *yaml.Node) { m.Description = p.str(v, "description") },
 		"ocsf":        func(_, v *yaml.Node) { p.target(v, &m.OCSF) },
+		"input": func(_, v *yaml.Node) {
+			m.Input.Pos = p.pos(v)
+			p.keys(v, "input", map[string]func(k, v *yaml.Node){
+				"records": func(_, v *yaml.Node) { m.Input.Records = p.strList(v, "input.records") },
+			})
+		},
 		"partition": func(_, v *yaml.Node) {
 			p.keys(v, "partition", map[string]func(k, v *yaml.Node){
 				"region":  func(k, v *yaml.Node) { m.Partition.Region = p.partitionValue(k, v) },

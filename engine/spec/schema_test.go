@@ -41,12 +41,34 @@ func TestShippedMappingsMatchFormatSchema(t *testing.T) {
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {valeu: 1}}",
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfeilds: {}",
 		"format: ocsfmap/v2\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {from: x}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\ninput: {record: [Records]}\nfields: {a: {from: x}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\ninput: {records: {a: 1}}\nfields: {a: {from: x}}",
 	} {
 		if sch.Validate(yamlDoc(t, []byte(bad))) == nil {
 			t.Errorf("format schema accepts:\n%s", bad)
 		}
 		if _, diags := Parse("bad.yaml", []byte(bad)); !diags.HasErrors() {
 			t.Errorf("loader accepts:\n%s", bad)
+		}
+	}
+}
+
+// TestInputRecords: input.records takes a key or a list of keys.
+func TestInputRecords(t *testing.T) {
+	for src, want := range map[string]string{
+		"input: {records: Records}":              "Records",
+		"input: {records: [findings, Findings]}": "findings,Findings",
+	} {
+		m, diags := Parse("m.yaml", []byte("format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\n"+src+"\nfields: {a: {from: x}}"))
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", src, diags)
+		}
+		var got []string
+		for _, k := range m.Input.Records {
+			got = append(got, k.Value)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: records %v, want %s", src, got, want)
 		}
 	}
 }

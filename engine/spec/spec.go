@@ -19,12 +19,22 @@ type Mapping struct {
 	Description Str
 
 	OCSF      Target
+	Input     Input
 	Partition Partition
 	OnError   Str // dead_letter (default) | null_field | fail
 
 	Lookups []*Lookup
 	Fields  []*Field
 	Tests   []Str // test files, relative to the mapping file
+}
+
+// Input says where an input's records are. Records lists the keys of an
+// envelope document ({"Records":[…]}) whose array holds the records; a
+// document without any of them is one record. Empty: every top-level JSON
+// value (NDJSON line, array element, object) is one record.
+type Input struct {
+	Records []Str
+	Pos     diag.Pos
 }
 
 // Target is the OCSF version, class and profiles a mapping writes.
