@@ -9,7 +9,7 @@ import (
 func init() {
 	register(Func{
 		Name: "epoch_ms",
-		Doc: `epoch_ms(v): a time as int64 epoch milliseconds, from ISO-8601/RFC 3339 text or epoch seconds/ms/µs/ns (number or numeric string, unit by magnitude); ` +
+		Doc: `epoch_ms(v): a time as int64 epoch milliseconds, from ISO-8601/RFC 3339 text (extended or basic: 20131102T010628Z) or epoch seconds/ms/µs/ns (number or numeric string, unit by magnitude); ` +
 			`nil means "no usable time" (nil, blank, unparseable, <= 1970-01-01 or after 9999), so epoch_ms(a) ?? epoch_ms(b) falls back.`,
 		Fn:    fnEpochMS,
 		Types: []any{new(func(any) any)},
@@ -64,6 +64,11 @@ func epochMSString(s string) (int64, bool) {
 	s = strings.TrimSpace(s)
 	if len(s) >= 10 && s[4] == '-' {
 		return parseISO(s)
+	}
+	if len(s) >= 15 && s[8] == 'T' {
+		// ISO-8601's basic format (20131102T010628Z, as AWS signs requests):
+		// the extended form with the separators put back.
+		return parseISO(s[0:4] + "-" + s[4:6] + "-" + s[6:8] + "T" + s[9:11] + ":" + s[11:13] + ":" + s[13:15] + s[15:])
 	}
 	// Digits with an optional fraction are read exactly: through float64,
 	// "1700000000.123" would come out as ...122.

@@ -21,6 +21,9 @@ func TestEpochMS(t *testing.T) {
 	}{
 		// ISO-8601 / RFC 3339
 		{"rfc3339 Z", "2026-11-01T10:00:00Z", base},
+		{"basic format", "20261101T100000Z", base},
+		{"basic format with offset", "20261101T120000+0200", base},
+		{"basic format fraction", "20261101T100000.123Z", base + 123},
 		{"lower t z", "2026-11-01t10:00:00z", base},
 		{"fraction ms", "2026-11-01T10:00:00.123Z", base + 123},
 		{"fraction 1 digit", "2026-11-01T10:00:00.5Z", base + 500},
@@ -41,6 +44,8 @@ func TestEpochMS(t *testing.T) {
 		{"year 9999", "9999-12-31T23:59:59.999Z", int64(maxEpochMS)},
 		{"after 9999 by offset", "9999-12-31T23:59:59-01:00", nil},
 		{"before 1970", "1969-12-31T23:59:59Z", nil},
+		{"basic format bad month", "20261301T100000Z", nil},
+		{"basic format bad digits", "2026110xT100000Z", nil},
 		{"epoch zero", "1970-01-01T00:00:00Z", nil},
 		{"just after epoch", "1970-01-01T00:00:00.001Z", int64(1)},
 		{"not a leap year", "2026-02-29T00:00:00Z", nil},

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -28,7 +29,12 @@ func Parse(file string, src []byte) (*Mapping, diag.List) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		line := yamlErrLine(err)
-		p.errorf("M101", diag.Pos{File: file, Line: line}, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		// The position says where; yaml.v3's own "line N: " would disagree.
+		msg := yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+		d := p.errorf("M101", diag.Pos{File: file, Line: line}, "invalid YAML: %s", msg)
+		if strings.Contains(err.Error(), "did not find expected ',' or '}'") && strings.Contains(diag.SourceLine(src, line), "expr:") {
+			d.Detail = "inside {…}, an expression holding ?, :, a comma or brackets must be quoted: {expr: 'a ?? b'}"
+		}
 		return nil, p.diags
 	}
 	if len(doc.Content) == 0 {
@@ -485,7 +491,9 @@ func kindName(n *yaml.Node) string {
 	return "a scalar"
 }
 
-// yamlErrLine pulls the line number out of a yaml.v3 error message.
+// yamlErrLine pulls the line number out of a yaml.v3 error message. The
+// parser's errors (unlike the scanner's) carry a 0-based line: that of the
+// flow collection or block left open, which is where the mistake is.
 func yamlErrLine(err error) int {
 	msg := err.Error()
 	if i := strings.Index(msg, "line "); i >= 0 {
@@ -495,8 +503,20 @@ func yamlErrLine(err error) int {
 			j++
 		}
 		if n, err := strconv.Atoi(rest[:j]); err == nil {
+			for _, p := range yamlParserErrors {
+				if strings.HasSuffix(msg, p) {
+					return n + 1
+				}
+			}
 			return n
 		}
 	}
 	return 0
+}
+
+var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+
+var yamlParserErrors = []string{
+	"did not find expected ',' or '}'", "did not find expected ',' or ']'", "did not find expected '-' indicator",
+	"did not find expected key", "did not find expected node content", "did not find expected <document start>",
 }

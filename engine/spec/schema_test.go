@@ -73,6 +73,26 @@ func TestInputRecords(t *testing.T) {
 	}
 }
 
+// TestYAMLErrorLine: a YAML error points at the line of the mistake, with a
+// hint for the unquoted expression in a flow mapping.
+func TestYAMLErrorLine(t *testing.T) {
+	head := "format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields:\n  a: {from: x}\n"
+	for src, want := range map[string]int{
+		head + "  time: {expr: epoch_ms(a) ?? epoch_ms(b)}\n  b: {from: y}\n": 7,
+		head + "  b: [1, 2\n  c: {from: y}\n":                                 7,
+		head + "  b: {from: y}\n   c: {from: z}\n":                            6, // yaml.v3 knows only where the block starts
+		head + "  b: @x\n": 7,
+	} {
+		_, diags := Parse("m.yaml", []byte(src))
+		if len(diags) != 1 || diags[0].Code != "M101" || diags[0].Pos.Line != want {
+			t.Errorf("%q: %v, want M101 at line %d", src, diags, want)
+		}
+		if strings.Contains(src, "??") && !strings.Contains(diags[0].Detail, "{expr: 'a ?? b'}") {
+			t.Errorf("no hint to quote the expression: %+v", diags[0])
+		}
+	}
+}
+
 func mustRead(t *testing.T, f string) []byte {
 	b, err := os.ReadFile(f)
 	if err != nil {
