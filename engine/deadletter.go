@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -41,6 +43,16 @@ type DeadLetterFile struct {
 	mu   sync.Mutex
 	f    *os.File
 	n    int64
+}
+
+// NewDeadLetterFile returns the dead-letter file of one run at path: a file
+// an earlier run left there is removed, so the file never mixes old failures
+// with this run's (and a clean run leaves none).
+func NewDeadLetterFile(path string) (*DeadLetterFile, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return &DeadLetterFile{Path: path}, nil
 }
 
 // Write appends one dead letter.

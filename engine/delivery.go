@@ -176,6 +176,10 @@ func (m *Mapping) NewDelivery(ctx context.Context, o DeliveryOptions) (*Delivery
 		}
 	}
 	d.o = o
+	var err error
+	if d.dead, err = NewDeadLetterFile(o.DeadLetters); err != nil {
+		return nil, err
+	}
 
 	onFile := func(lake.FileInfo) {}
 	if integ != nil {
@@ -220,7 +224,6 @@ func (m *Mapping) NewDelivery(ctx context.Context, o DeliveryOptions) (*Delivery
 		return nil, &OptionsError{err}
 	}
 	d.w = w
-	d.dead = &DeadLetterFile{Path: o.DeadLetters}
 	return d, nil
 }
 

@@ -133,6 +133,16 @@ func TestMapCommand(t *testing.T) {
 	if _, _, code := ocsfmap(t, in, "map", "-m", mapping110, "--dead-letter", dead, "--strict"); code != 1 {
 		t.Fatalf("--strict: exit %d", code)
 	}
+	if again := strings.Split(strings.TrimSpace(readFile(t, dead)), "\n"); len(again) != len(deadLines) {
+		t.Fatalf("the second run left %d dead letters, want its own %d", len(again), len(deadLines))
+	}
+	// A clean run leaves no dead letters of an earlier one behind.
+	if _, stderr, code := ocsfmap(t, alerts(5, 3, 1), "map", "-m", mapping110, "--dead-letter", dead, "-"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatalf("a clean run kept the earlier run's dead letters: %v", err)
+	}
 }
 
 // parquetRows opens a Parquet file with pqarrow, checking for leaks.

@@ -60,7 +60,10 @@ func runMap(args []string, stdout, stderr io.Writer) error {
 		w = gzipIfNamed(out, f)
 	}
 	sink := &jsonLines{w: bufio.NewWriterSize(w, 1<<16)}
-	deadFile := &engine.DeadLetterFile{Path: dead}
+	deadFile, err := engine.NewDeadLetterFile(dead)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
