@@ -153,7 +153,7 @@ func Compile(text string, opts Options) (*Program, error) {
 	// Source fields are typed "any": their types are only known per record.
 	// Every identifier that is not a function is one (see Vars), so allowing
 	// undefined variables hides no typo; unknown functions still fail.
-	options := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Optimize(true)}
+	options := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Optimize(true), expr.Patch(nilSafe{})}
 	for _, f := range sortedFuncs(opts.Extra) {
 		options = append(options, expr.Function(f.Name, f.Fn, f.Types...))
 	}

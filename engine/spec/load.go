@@ -32,7 +32,7 @@ func Parse(file string, src []byte) (*Mapping, diag.List) {
 		// The position says where; yaml.v3's own "line N: " would disagree.
 		msg := yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
 		d := p.errorf("M101", diag.Pos{File: file, Line: line}, "invalid YAML: %s", msg)
-		if strings.Contains(err.Error(), "did not find expected ',' or '}'") && strings.Contains(diag.SourceLine(src, line), "expr:") {
+		if strings.Contains(err.Error(), "did not find expected ',' or '}'") && unquotedExpr.MatchString(diag.SourceLine(src, line)) {
 			d.Detail = "inside {…}, an expression holding ?, :, a comma or brackets must be quoted: {expr: 'a ?? b'}"
 		}
 		return nil, p.diags
@@ -514,7 +514,10 @@ func yamlErrLine(err error) int {
 	return 0
 }
 
-var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+var (
+	yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+	unquotedExpr   = regexp.MustCompile(`\bexpr:\s*[^'"\s]`)
+)
 
 var yamlParserErrors = []string{
 	"did not find expected ',' or '}'", "did not find expected ',' or ']'", "did not find expected '-' indicator",
