@@ -168,6 +168,11 @@ func (b *Builder) compile(n *plan.Node, col column) func(*plan.Record) {
 	switch {
 	case n.Kind == plan.KindJSON:
 		return b.compileJSON(n, col.(*stringColumn))
+	case n.Kind == plan.KindObject && n.Leaf():
+		// An object set as a whole: its slot holds a plan.Object.
+		app := b.value(n.Elem, col)
+		slot := n.Slot
+		return func(r *plan.Record) { app(&r.Values[slot]) }
 	case n.Kind == plan.KindObject:
 		return b.compileObject(n, col.(*structColumn))
 	case n.Kind == plan.KindList && len(n.Items) > 0:
@@ -240,14 +245,17 @@ func (b *Builder) compileItems(n *plan.Node, lc *listColumn) func(*plan.Record) 
 }
 
 // compileWholeList handles a list set as a whole by one rule: its slot holds
-// a plan.List of scalars.
+// a plan.List of scalars, or of plan.Objects.
 func (b *Builder) compileWholeList(n *plan.Node, lc *listColumn) func(*plan.Record) {
 	slot := n.Slot
 	var elem func(*plan.Value)
-	if n.Elem != nil && n.Elem.Kind != plan.KindObject && n.Elem.Kind != plan.KindList {
-		elem = b.scalar(n.Elem.Kind, lc.elem)
-	} else if n.Elem == nil {
+	switch {
+	case n.Elem == nil:
 		elem = b.scalar(plan.KindString, lc.elem)
+	case n.Elem.Kind == plan.KindObject:
+		elem = b.value(n.Elem, lc.elem)
+	case n.Elem.Kind != plan.KindList:
+		elem = b.scalar(n.Elem.Kind, lc.elem)
 	}
 	return func(r *plan.Record) {
 		v := &r.Values[slot]
@@ -405,6 +413,58 @@ func (b *Builder) jsonEncoder(n *plan.Node) jsonEnc {
 		}
 		return dst, true, nil
 	}
+}
+
+// value returns the appender of one value of shape n (a node of the shape
+// of an object or list set as a whole): a plan.Object into a struct column,
+// a plan.List into a list column, scalars as scalar does.
+func (b *Builder) value(n *plan.Node, col column) func(*plan.Value) {
+	switch n.Kind {
+	case plan.KindObject:
+		sc := col.(*structColumn)
+		kids := make([]func(*plan.Value), len(n.Children))
+		for i, c := range n.Children {
+			kids[i] = b.value(c, sc.fields[i])
+		}
+		return func(v *plan.Value) {
+			if v.Kind != plan.Object || len(v.List) != len(kids) {
+				if v.Kind != plan.Null {
+					b.mismatched++
+				}
+				sc.appendNull()
+				return
+			}
+			for i, k := range kids {
+				k(&v.List[i])
+			}
+			sc.appendValid(true)
+		}
+	case plan.KindList:
+		lc := col.(*listColumn)
+		var elem func(*plan.Value)
+		if n.Elem == nil {
+			elem = b.scalar(plan.KindString, lc.elem)
+		} else {
+			elem = b.value(n.Elem, lc.elem)
+		}
+		return func(v *plan.Value) {
+			b.bytes += 4
+			switch v.Kind {
+			case plan.List:
+				lc.begin()
+				for i := range v.List {
+					elem(&v.List[i])
+				}
+				lc.end()
+				return
+			case plan.Null:
+			default:
+				b.mismatched++
+			}
+			lc.appendNull()
+		}
+	}
+	return b.scalar(n.Kind, col)
 }
 
 // scalar returns the appender of one scalar value into a column of the given

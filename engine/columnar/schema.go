@@ -56,6 +56,11 @@ func arrowType(n *plan.Node) arrow.DataType {
 	case plan.KindDatetime:
 		return TimestampType
 	case plan.KindObject:
+		if n.Elem != nil {
+			// Set as a whole: the struct of its shape, the same type rules
+			// setting those attributes one by one would give it.
+			return arrowType(n.Elem)
+		}
 		fields := make([]arrow.Field, 0, len(n.Children))
 		for _, c := range n.Children {
 			fields = append(fields, arrowField(c))

@@ -9,16 +9,17 @@ import (
 	"time"
 )
 
-// convert turns a source or expression value into the Value a leaf of kind
-// k holds. Numbers become strings and numeric strings numbers where the
-// target asks for it; anything else that does not fit is an error.
-func convert(v any, k Kind, elem *Node) (Value, error) {
+// convert turns a source or expression value into the Value node n holds.
+// Numbers become strings and numeric strings numbers where the target asks
+// for it; anything else that does not fit is an error.
+func convert(v any, n *Node) (Value, error) {
 	switch x := v.(type) {
 	case nil:
 		return Value{}, nil
 	case *preset:
 		return Value(*x), nil
 	}
+	k := n.Kind
 	switch k {
 	case KindString:
 		return toString(v)
@@ -57,14 +58,16 @@ func convert(v any, k Kind, elem *Node) (Value, error) {
 	case KindJSON:
 		return Value{Kind: JSON, JSON: v}, nil
 	case KindList:
-		return toList(v, elem)
+		return toList(v, n.Elem)
+	case KindObject:
+		return toObject(v, shapeNode(n))
 	}
 	return Value{}, fmt.Errorf("cannot hold %s", describe(v))
 }
 
-// setValue stores convert(v, k, elem) in *dst. The common cases set just
-// the fields they use: copying whole Values is a large part of mapping.
-func setValue(dst *Value, v any, k Kind, elem *Node) error {
+// setValue stores convert(v, n) in *dst. The common cases set just the
+// fields they use: copying whole Values is a large part of mapping.
+func setValue(dst *Value, v any, n *Node) error {
 	if dst.Kind != Null {
 		*dst = Value{}
 	}
@@ -75,17 +78,17 @@ func setValue(dst *Value, v any, k Kind, elem *Node) error {
 		*dst = Value(*x)
 		return nil
 	case string:
-		if k == KindString {
+		if n.Kind == KindString {
 			dst.Kind, dst.Str = String, x
 			return nil
 		}
 	case int64:
-		if k == KindLong || k == KindDatetime {
+		if k := n.Kind; k == KindLong || k == KindDatetime {
 			dst.Kind, dst.Int = Int, x
 			return nil
 		}
 	}
-	val, err := convert(v, k, elem)
+	val, err := convert(v, n)
 	if err != nil {
 		return err
 	}
@@ -114,7 +117,7 @@ func toList(v any, elem *Node) (Value, error) {
 				out = append(out, Value{Kind: String, Str: s}) // convert would box s
 				continue
 			}
-			ev, err := convert(s, elem.Kind, elem.Elem)
+			ev, err := convert(s, elem)
 			if err != nil {
 				return Value{}, err
 			}
@@ -129,9 +132,15 @@ func toList(v any, elem *Node) (Value, error) {
 		if it == nil {
 			continue // a null element is not valid OCSF; drop it
 		}
-		ev, err := convert(it, elem.Kind, elem.Elem)
+		ev, err := convert(it, elem)
 		if err != nil {
+			if _, inObject := err.(*fieldError); inObject || elem.Kind == KindObject {
+				return Value{}, below(strconv.Itoa(i), err)
+			}
 			return Value{}, fmt.Errorf("element %d: %w", i, err)
+		}
+		if ev.Kind == Null {
+			continue // an object with no value: no element
 		}
 		out = append(out, ev)
 	}

@@ -94,7 +94,7 @@ func (c *compiler) derive() {
 func (c *compiler) deriveStatic(path string, value any, at diag.Pos, fixed bool) {
 	if r, ok := c.byPath[path]; ok {
 		if fixed && r.static != nil {
-			want, _ := convert(value, r.target.Kind, r.target.Elem)
+			want, _ := convert(value, r.target)
 			if !equalValue(*r.static, want) {
 				d := c.errorf("M309", r.pos, "%s must be %v for %s in OCSF %s", path, value, c.class.Name, c.cat.Version)
 				if path == "metadata.version" {
@@ -112,7 +112,7 @@ func (c *compiler) deriveStatic(path string, value any, at diag.Pos, fixed bool)
 	if n == nil {
 		return
 	}
-	v, err := convert(value, n.Kind, n.Elem)
+	v, err := convert(value, n)
 	if err != nil {
 		c.errorf("M309", at, "derived %s: %v", path, err)
 		return
@@ -212,8 +212,8 @@ func (c *compiler) requirements() {
 				walk(it)
 			}
 		}
-		if n.Kind != KindObject {
-			return
+		if n.Kind != KindObject || n.Leaf() {
+			return // a whole object's attributes are checked per record (toObject)
 		}
 		owner := c.tree.owner[n]
 		for _, name := range c.cat.Required(owner, c.prof) {

@@ -164,7 +164,7 @@ func (p *Plan) Coverage() []Coverage {
 	out := []Coverage{{Level: ocsf.Required}, {Level: ocsf.Recommended}}
 	var walk func(n *Node, owner string)
 	walk = func(n *Node, owner string) {
-		if n.Kind != KindObject || owner == "" {
+		if n.Kind != KindObject || n.Leaf() || owner == "" {
 			return
 		}
 		attrs := p.catalog.ClassAttrs(owner, p.Profiles)

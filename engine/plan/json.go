@@ -109,6 +109,23 @@ func appendValue(dst []byte, v Value, n *Node) []byte {
 			dst = appendValue(dst, e, n.Elem)
 		}
 		return append(dst, ']')
+	case Object:
+		shape := shapeNode(n)
+		dst = append(dst, '{')
+		first := true
+		for i := range v.List {
+			if v.List[i].Kind == Null {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = jsontext.AppendString(dst, shape.Children[i].Name)
+			dst = append(dst, ':')
+			dst = appendValue(dst, v.List[i], shape.Children[i])
+		}
+		return append(dst, '}')
 	case JSON:
 		// The same bytes as the JSON columns of the Parquet files.
 		out, err := jsontext.AppendValue(dst, v.JSON)

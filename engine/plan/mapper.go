@@ -100,9 +100,9 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 	for i, r := range p.rules {
 		v, err := m.eval(r, i)
 		if err == nil {
-			err = setValue(&vals[r.target.Slot], v, r.target.Kind, r.target.Elem)
+			err = setValue(&vals[r.target.Slot], v, r.target)
 			if err != nil {
-				err = &Error{Code: "R402", Path: r.path, Rule: r.pos, Msg: err.Error()}
+				err = conversionError(r, err)
 			}
 		}
 		if err != nil {
@@ -127,6 +127,21 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 		}
 	}
 	return &m.rec, nil
+}
+
+// conversionError is an R402 for a rule's value; inside an object or list
+// set as a whole it names the value at fault by its JSON pointer in the record.
+func conversionError(r *rule, err error) *Error {
+	code, msg := "R402", err.Error()
+	if fe, ok := err.(*fieldError); ok {
+		msg = pointer(r.path) + fe.ptr + ": " + fe.err.Error()
+		if fe.code != "" {
+			code = fe.code
+		}
+	} else if r.target.Kind == KindObject {
+		msg = pointer(r.path) + ": " + msg
+	}
+	return &Error{Code: code, Path: r.path, Rule: r.pos, Msg: msg}
 }
 
 // eval runs one rule and returns its raw value (nil: no value).

@@ -162,7 +162,7 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 	case "fail":
 		c.p.Policy = Fail
 	}
-	c.tree = newTreeBuilder(c.class.Name)
+	c.tree = newTreeBuilder(c.class.Name, c.objectShape)
 	// Partition rules get the first slots, below every slot of the tree, so
 	// a consumer that sizes records by the tree still holds them.
 	for i, pv := range []spec.PartitionValue{m.Partition.Region, m.Partition.Account} {
@@ -176,6 +176,7 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 	}
 	c.derive()
 	c.tree.finish()
+	c.reportMixed()
 	c.p.Root, c.p.slots = c.tree.root, c.tree.slots
 	c.requirements()
 	c.layout()
@@ -409,6 +410,8 @@ func typeFits(t reflect.Type, k Kind) bool {
 		return t.Kind() == reflect.String || isNumber(t) || t.Kind() == reflect.Bool
 	case KindDatetime:
 		return isNumber(t) || t.Kind() == reflect.String
+	case KindObject:
+		return t.Kind() == reflect.Map
 	}
 	return true // JSON holds anything; one value becomes a list of one
 }

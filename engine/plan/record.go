@@ -11,7 +11,7 @@ const (
 	KindBool                     // boolean_t
 	KindDatetime                 // datetime_t: held as ms since the epoch, written as RFC 3339 / timestamp(ms, UTC)
 	KindJSON                     // json_t and open objects (unmapped): any JSON value, a JSON string in columnar form
-	KindObject                   // an OCSF object: Children
+	KindObject                   // an OCSF object: Children, or Elem when set as a whole
 	KindList                     // an OCSF array: Elem, and Items when set by index
 )
 
@@ -32,11 +32,19 @@ type Node struct {
 	// A list set as a whole by one rule (labels from an array) is a leaf with
 	// a Slot and no Items; a list set by index (resources[0].name) has one
 	// Item per index, each with Elem's shape and slots of its own.
+	//
+	// KindObject set as a whole by one rule (resources[0].owner from an
+	// expression): a leaf with a Slot and no Children; Elem is the object's
+	// shape, every attribute the catalog gives it (see objectShape), whose
+	// values the slot holds as an Object Value.
 	Elem  *Node
 	Items []*Node
 
-	// Slot indexes Record.Values for leaves (scalars, JSON, whole lists); -1 otherwise.
+	// Slot indexes Record.Values for leaves (scalars, JSON, whole lists and
+	// objects); -1 otherwise.
 	Slot int
+
+	shape *shapeInfo // the object shape of a whole value: its per-record checks
 }
 
 // Leaf reports whether the node's value lives in a Record slot.
@@ -51,8 +59,11 @@ const (
 	Int   // Int holds integer, long, timestamp and datetime values
 	Float // Float
 	Bool  // Int: 0 or 1
-	List  // List: scalar elements
+	List  // List: its elements: scalars, or Objects in a list of objects set as a whole
 	JSON  // JSON: a decoded JSON value (map[string]any, []any, string, float64, bool, json.Number)
+	// Object: an OCSF object set as a whole. List holds one Value per child
+	// of the object's shape, in the shape's order; Null where it has none.
+	Object
 )
 
 // Value is one leaf value of a mapped record. Values are stored inline so a

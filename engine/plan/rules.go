@@ -150,7 +150,11 @@ func (c *compiler) compileRule(r *rule, f *spec.Field) {
 	}
 	if f.Expr != nil {
 		r.prog = c.compileExpr(f.Expr, false)
-		if r.prog != nil && !typeFits(r.prog.Type(), leaf.Kind) {
+		switch {
+		case r.prog == nil:
+		case holdsObjects(leaf):
+			c.checkShapes(r, f.Expr)
+		case !typeFits(r.prog.Type(), leaf.Kind):
 			c.errorf("M203", f.Expr.Pos, "expression yields %s, but %s is %s", r.prog.Type(), r.path, c.typeName(r))
 		}
 	}
@@ -210,7 +214,7 @@ func (c *compiler) bind(p *exprenv.Program) *exprenv.Program {
 // staticValue converts a static value from the mapping file to the leaf's
 // kind and checks it against the attribute's enum.
 func (c *compiler) staticValue(r *rule, s spec.Scalar) (Value, bool) {
-	v, err := convert(s.Value, r.target.Kind, r.target.Elem)
+	v, err := convert(s.Value, r.target)
 	if err != nil {
 		c.errorf("M307", s.Pos, "%s is %s: %v", r.path, c.typeName(r), err)
 		return Value{}, false
@@ -252,7 +256,7 @@ func enumList(e map[int64]string) string {
 func (c *compiler) checkLookup(r *rule, t *lookupTable) {
 	ok := true
 	for _, e := range t.spec.Entries {
-		v, err := convert(e.Value.Value, r.target.Kind, r.target.Elem)
+		v, err := convert(e.Value.Value, r.target)
 		if err != nil {
 			c.errorf("M307", e.Value.Pos, "lookup %q value for %q: %s is %s: %v", t.name, e.Key.Value, r.path, c.typeName(r), err)
 			ok = false
@@ -261,7 +265,7 @@ func (c *compiler) checkLookup(r *rule, t *lookupTable) {
 		ok = c.inEnum(r, v, e.Value.Pos) && ok
 	}
 	if t.spec.Default != nil {
-		v, err := convert(t.def, r.target.Kind, r.target.Elem)
+		v, err := convert(t.def, r.target)
 		if err != nil {
 			c.errorf("M307", t.spec.Default.Pos, "lookup %q _default: %s is %s: %v", t.name, r.path, c.typeName(r), err)
 			ok = false

@@ -14,11 +14,15 @@ type treeBuilder struct {
 	slots int
 	attrs map[*Node]*ocsf.Attr // the OCSF attribute behind a node (nil below open attributes)
 	owner map[*Node]string     // the class or object whose attributes a node's children are
+	// shape lays out an object set as a whole (objectShape).
+	shape func(object, path string) *Node
+	// mixed are list items set as a whole in one item and in parts in another.
+	mixed []*Node
 }
 
-func newTreeBuilder(class string) *treeBuilder {
+func newTreeBuilder(class string, shape func(object, path string) *Node) *treeBuilder {
 	root := &Node{Kind: KindObject, OCSFType: class, Slot: -1}
-	return &treeBuilder{root: root, attrs: map[*Node]*ocsf.Attr{}, owner: map[*Node]string{root: class}}
+	return &treeBuilder{root: root, attrs: map[*Node]*ocsf.Attr{}, owner: map[*Node]string{root: class}, shape: shape}
 }
 
 func (t *treeBuilder) claim() int {
@@ -55,7 +59,7 @@ func kindOf(a *ocsf.Attr, open bool) Kind {
 func isLeaf(n *Node) bool {
 	switch n.Kind {
 	case KindObject:
-		return false
+		return n.Elem != nil // set as a whole: Elem is its shape
 	case KindList:
 		return len(n.Items) == 0
 	case KindJSON:
@@ -121,13 +125,13 @@ func (t *treeBuilder) add(path string, res *ocsf.Resolved, isOpen func(*ocsf.Att
 		}
 		switch cur.Kind {
 		case KindList: // the whole list from one rule
-			elem := kindOf(st.Attr, open)
-			if elem == KindObject {
-				elem = KindJSON
+			if elem := kindOf(st.Attr, open); elem == KindObject {
+				cur.Elem = t.shape(st.Attr.Object, cur.Path+"[]")
+			} else {
+				cur.Elem = &Node{Path: cur.Path + "[]", Kind: elem, OCSFType: st.Attr.Type, Slot: -1}
 			}
-			cur.Elem = &Node{Path: cur.Path + "[]", Kind: elem, OCSFType: st.Attr.Type, Slot: -1}
-		case KindObject: // a whole object from one rule: any JSON value of that shape
-			cur.Kind = KindJSON
+		case KindObject: // a whole object from one rule: typed by the object's shape
+			cur.Elem = t.shape(st.Attr.Object, cur.Path)
 		}
 		cur.Slot = t.claim()
 		return cur
@@ -196,6 +200,10 @@ func mergeShape(shape, n *Node) {
 // conform gives n every node of shape it lacks.
 func (t *treeBuilder) conform(n, shape *Node) {
 	if isLeaf(shape) {
+		if n.Slot < 0 && (len(n.Children) > 0 || len(n.Items) > 0) {
+			t.mixed = append(t.mixed, n) // set in parts here, as a whole in another item
+			return
+		}
 		if n.Slot < 0 {
 			n.Kind, n.Elem, n.Slot = shape.Kind, shape.Elem, t.claim()
 		}
