@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/store"
 	"github.com/ocsfmap/ocsfmap/engine/wal"
 )
 
@@ -39,7 +40,12 @@ func (in *integration) run(ctx context.Context, drain <-chan struct{}) {
 	pending := in.st.Closing
 	in.mu.Unlock()
 	if pending != nil {
-		in.finish(ctx, *pending, nil, engine.Counts{})
+		ep := *pending
+		if ep.cfg = in.closingConfig(ctx, ep); ep.cfg == nil {
+			<-closed
+			return // ctx is done
+		}
+		in.finish(ctx, ep, nil, engine.Counts{})
 	}
 	for ctx.Err() == nil {
 		from := in.nextFrom()
@@ -66,15 +72,19 @@ func (in *integration) run(ctx context.Context, drain <-chan struct{}) {
 			d.Abort()
 			break
 		}
-		in.st.Closing, in.st.Open = &ep, nil
-		err = in.writeState()
+		// The configuration first: a recorded range is always rebuilt with
+		// the configuration its files were named and made under.
+		err = in.writeEpochConfig(ep)
+		if err == nil {
+			in.st.Closing, in.st.Open = &ep, nil
+			if err = in.writeState(); err != nil {
+				in.st.Closing = nil
+			}
+		}
 		in.mu.Unlock()
 		if err != nil {
 			in.log.Error("cannot record the end of an epoch; starting it again", "err", err)
 			d.Abort()
-			in.mu.Lock()
-			in.st.Closing = nil
-			in.mu.Unlock()
 			sleep(ctx, time.Second)
 			continue
 		}
@@ -127,10 +137,15 @@ func (in *integration) waitRecords(ctx context.Context, drain <-chan struct{}, f
 	}
 }
 
-// newDelivery starts the epoch's delivery job: files staged in a folder of
-// the epoch's own (wiped first: whatever an interrupted attempt left is
-// rebuilt), dead letters in a file of the epoch's own.
-func (in *integration) newDelivery(ctx context.Context, l *loaded, from wal.LSN) (*engine.Delivery, string, error) {
+// newDelivery starts the epoch's delivery job under the configuration l,
+// uploading with dl: files staged in a folder of the epoch's own (wiped
+// first: whatever an interrupted attempt left is rebuilt), dead letters in
+// a file of the epoch's own.
+func (in *integration) newDelivery(ctx context.Context, l *loaded, dl *store.Deliverer, from wal.LSN) (*engine.Delivery, string, error) {
+	if dl == nil {
+		// The engine would make an uploader of its own, which keeps no status.
+		return nil, "", errors.New("no uploader: the AWS configuration did not load")
+	}
 	staging := filepath.Join(l.integ.StagingDir, fmt.Sprintf("%020d", from))
 	if err := os.RemoveAll(staging); err != nil {
 		return nil, "", err
@@ -140,7 +155,7 @@ func (in *integration) newDelivery(ctx context.Context, l *loaded, from wal.LSN)
 		return nil, "", err
 	}
 	d, err := l.mapping.NewDelivery(ctx, engine.DeliveryOptions{
-		Integration: l.integ, Deliverer: l.dl, Dir: staging,
+		Integration: l.integ, Deliverer: dl, Dir: staging,
 		// The epoch is the roll: it holds at most RollBytes of alerts (a
 		// partition's file is smaller still, zstd-compressed), so the lake
 		// writes every file at Close, after the epoch's range is recorded.
@@ -167,7 +182,8 @@ func (in *integration) fill(ctx context.Context, drain <-chan struct{}, ep *epoc
 		return nil, engine.Counts{}, err
 	}
 	l := in.cfg.Load()
-	d, _, err := in.newDelivery(ctx, l, ep.From)
+	ep.cfg = l
+	d, _, err := in.newDelivery(ctx, l, l.dl, ep.From)
 	if err != nil {
 		return nil, engine.Counts{}, err
 	}
@@ -184,16 +200,19 @@ func (in *integration) fill(ctx context.Context, drain <-chan struct{}, ep *epoc
 
 // finish closes the epoch's files, uploads them and commits the epoch,
 // retrying until it is done or ctx ends. d nil: the epoch is rebuilt from
-// its recorded range first.
+// its recorded range first, under the configuration it was cut under
+// (ep.cfg); uploads go where the current configuration says.
 func (in *integration) finish(ctx context.Context, ep epoch, d *engine.Delivery, counts engine.Counts) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		l := in.cfg.Load()
-		staging := filepath.Join(l.integ.StagingDir, fmt.Sprintf("%020d", ep.From))
+		staging := filepath.Join(ep.cfg.integ.StagingDir, fmt.Sprintf("%020d", ep.From))
 		begin := time.Now()
 		if d == nil {
-			var err error
-			if d, staging, err = in.newDelivery(ctx, l, ep.From); err == nil {
+			dl, err := in.uploaderFor(ctx, ep.cfg)
+			if err == nil {
+				d, staging, err = in.newDelivery(ctx, ep.cfg, dl, ep.From)
+			}
+			if err == nil {
 				src := &logSource{in: in, from: ep.From, to: ep.To, ctx: ctx}
 				counts, err = d.Run(ctx, []engine.Input{{Name: in.name + "/log", Open: src.open}})
 				_, serr := src.result()
@@ -212,7 +231,7 @@ func (in *integration) finish(ctx context.Context, ep epoch, d *engine.Delivery,
 		d = nil
 		if err != nil && rep.FilesWritten {
 			// Only uploads failed: the files are staged.
-			err = in.uploadStaged(ctx, l, staging)
+			err = in.uploadStaged(ctx, ep.cfg, staging)
 		}
 		if err != nil {
 			in.retry(ctx, &backoff, "delivering an epoch failed", ep, err)

@@ -27,6 +27,10 @@ type loaded struct {
 	integ   *store.Integration // StateDir and StagingDir point into the data folder
 	mapping *engine.Mapping
 	dl      *store.Deliverer // shared by the epochs: the role's credentials stay cached
+	// What was loaded, for an epoch to record (epochcfg.go): the
+	// integration file's bytes and the SHA-256 of the mapping file.
+	src        []byte
+	mappingSum string
 }
 
 // integration is one integration at run time: its write-ahead log, what is
@@ -41,7 +45,9 @@ type integration struct {
 	keys *keyBook
 
 	cfg       atomic.Pointer[loaded]
+	swapMu    sync.Mutex             // one configuration swap at a time (swapConfig, connect)
 	configErr atomic.Pointer[string] // the last reload's failure, shown in the status
+	epochErr  atomic.Pointer[string] // why the closing epoch cannot be rebuilt (epochcfg.go): the status is Failed
 	walErr    atomic.Pointer[string] // the last append's failure, for /readyz
 	rejects   *engine.DeadLetterFile // request lines that were not alerts
 
@@ -78,6 +84,10 @@ type deliveryState struct {
 type epoch struct {
 	From wal.LSN `json:"from"`
 	To   wal.LSN `json:"to,omitempty"`
+	// cfg is the configuration the epoch is filled under: its files are
+	// made with it, whatever a reload brings meanwhile. A closing epoch
+	// records it beside the state (epochcfg.go).
+	cfg *loaded
 }
 
 type totals struct {
@@ -102,8 +112,10 @@ func openIntegration(s *Service, file string, l *loaded) (*integration, error) {
 	}
 	in.setPaths(l)
 	in.cfg.Store(l)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+	// Alerts are for the service's user alone; a folder left by an earlier
+	// integration of the same name is not this one's (identity.go).
+	if err := claimDataDir(s.cfg.DataDir, dir, l.integ, in.log); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := in.readState(); err != nil {
 		return nil, err
@@ -165,7 +177,7 @@ func (in *integration) writeState() error {
 
 func writeFileSync(path string, b []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -184,6 +196,16 @@ func writeFileSync(path string, b []byte) error {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// mkdirPrivate makes dir and its missing parents for the service's user
+// alone (0700), and narrows dir itself when an earlier version made it
+// wider.
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 func syncDir(dir string) error {
@@ -282,11 +304,17 @@ func epochFileName(logID string, from wal.LSN, keyDir string, n int) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// uploadStaged retries the staged files with backoff until none is left.
-func (in *integration) uploadStaged(ctx context.Context, l *loaded, staging string) error {
+// uploadStaged retries the staged files of an epoch cut under ec with
+// backoff until none is left. Each try takes the uploader anew: a bucket or
+// role fixed by a reload is used by the next try.
+func (in *integration) uploadStaged(ctx context.Context, ec *loaded, staging string) error {
 	backoff := time.Second
 	for {
-		rep, err := l.dl.Deliver(ctx, staging)
+		var rep store.Report
+		dl, err := in.uploaderFor(ctx, ec)
+		if err == nil {
+			rep, err = dl.Deliver(ctx, staging)
+		}
 		if err == nil && rep.Failed == 0 {
 			return nil
 		}
@@ -313,6 +341,9 @@ func (in *integration) commit(ep epoch, c engine.Counts) error {
 	in.st.Delivered = ep.To
 	in.st.Closing = nil
 	err := in.writeState()
+	if err == nil {
+		in.removeEpochConfig(ep)
+	}
 	i := sort.Search(len(in.backlog), func(i int) bool { return in.backlog[i].lsn >= ep.To })
 	in.backlog = append(in.backlog[:0], in.backlog[i:]...)
 	in.mu.Unlock()

@@ -12,7 +12,9 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +29,7 @@ import (
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
+	"github.com/ocsfmap/ocsfmap/engine/plan"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
@@ -195,16 +198,38 @@ func (e *ConfigError) Error() string {
 
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// load reads an integration file, compiles its mapping and rules, and
-// prepares its uploader. Nothing is half-loaded: any failure is an error.
+// load reads an integration file, compiles its mapping and rules. Nothing is
+// half-loaded: any failure is an error. The uploader is made apart
+// (swapConfig, connect): it reads the AWS configuration, which may fail on
+// its own.
 func load(ctx context.Context, file string, log *slog.Logger) (*loaded, error) {
-	integ, err := store.LoadIntegration(file)
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, &ConfigError{File: file, Err: err}
+	}
+	return compile(file, src, "")
+}
+
+// compile loads the integration file whose bytes are src and its mapping;
+// mappingSum, when set, is the SHA-256 the mapping file must have (an
+// epoch rebuilt as it was cut, epochcfg.go).
+func compile(file string, src []byte, mappingSum string) (*loaded, error) {
+	integ, err := store.ParseIntegration(file, src)
 	if err != nil {
 		var dl diag.List
 		if errors.As(err, &dl) {
 			return nil, &ConfigError{File: file, Diags: dl, Err: err}
 		}
 		return nil, &ConfigError{File: file, Err: err}
+	}
+	// The mapping's identity is the hash of its file, read on both sides
+	// of the compile: a file rewritten meanwhile is not half-recorded.
+	sum, err := fileSum(integ.Mapping)
+	if err == nil && mappingSum != "" && sum != mappingSum {
+		err = fmt.Errorf("the mapping file changed (sha256 %s, was %s)", sum, mappingSum)
+	}
+	if err != nil {
+		return nil, &ConfigError{File: integ.Mapping, Err: err}
 	}
 	m, err := engine.Load(integ.Mapping)
 	if err != nil {
@@ -214,6 +239,12 @@ func load(ctx context.Context, file string, log *slog.Logger) (*loaded, error) {
 		}
 		return nil, &ConfigError{File: integ.Mapping, Err: err}
 	}
+	if after, err := fileSum(integ.Mapping); err != nil || after != sum {
+		return nil, &ConfigError{File: integ.Mapping, Err: errors.New("the mapping file changed while it was loaded: reload again")}
+	}
+	if m.Plan.Policy == plan.Fail {
+		return nil, &ConfigError{File: integ.Mapping, Err: errFailPolicy}
+	}
 	if _, err := engine.CompileRules(integ); err != nil {
 		var re *engine.RulesError
 		if errors.As(err, &re) {
@@ -221,7 +252,23 @@ func load(ctx context.Context, file string, log *slog.Logger) (*loaded, error) {
 		}
 		return nil, &ConfigError{File: file, Err: err}
 	}
-	return &loaded{integ: integ, mapping: m}, nil
+	return &loaded{integ: integ, mapping: m, src: src, mappingSum: sum}, nil
+}
+
+// errFailPolicy refuses on_error: fail. A batch run stops at the first
+// record that fails and the operator runs it again; serve cannot stop: the
+// same record would fail its epoch again and again, and every alert
+// accepted after it would wait behind it, across restarts.
+var errFailPolicy = errors.New("on_error: fail cannot be served: one record that fails would block every later alert " +
+	"(its epoch is retried forever); use on_error: dead_letter (the record goes to the dead letters with the reason) or null_field")
+
+func fileSum(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
 }
 
 // Start starts each integration's delivery loop.
@@ -242,7 +289,7 @@ func (s *Service) startDelivery(in *integration) {
 		defer s.wg.Done()
 		// Unreachable now is not fatal: ingest goes on, delivery waits.
 		for in.cfg.Load().dl == nil {
-			err := in.connect(s.ctx, in.cfg.Load())
+			err := in.connect(s.ctx)
 			if err == nil {
 				break
 			}
@@ -255,16 +302,48 @@ func (s *Service) startDelivery(in *integration) {
 	}()
 }
 
-// connect makes the uploader of l (the role's credentials are assumed lazily
-// and cached by the SDK).
-func (in *integration) connect(ctx context.Context, l *loaded) error {
-	dl, err := l.integ.Deliverer(ctx, store.DeliverOptions{Logger: in.log, OnPut: in.s.met.observePut(in.name)})
+// newUploader makes the uploader of integ (the role's credentials are
+// assumed lazily and cached by the SDK). It fails when the AWS shared
+// configuration does not parse.
+func (in *integration) newUploader(ctx context.Context, integ *store.Integration) (*store.Deliverer, error) {
+	return integ.Deliverer(ctx, store.DeliverOptions{Logger: in.log, OnPut: in.s.met.observePut(in.name)})
+}
+
+// connect gives the current configuration its uploader.
+func (in *integration) connect(ctx context.Context) error {
+	in.swapMu.Lock()
+	defer in.swapMu.Unlock()
+	l := in.cfg.Load()
+	if l.dl != nil {
+		return nil // a reload did
+	}
+	dl, err := in.newUploader(ctx, l.integ)
 	if err != nil {
 		return err
 	}
 	next := *l
 	next.dl = dl
 	in.cfg.Store(&next)
+	return nil
+}
+
+// swapConfig makes l the configuration, its uploader made first. When that
+// fails (the AWS shared configuration does not parse, say), the previous
+// configuration and its uploader keep running: a delivery never finds a
+// configuration without an uploader.
+func (in *integration) swapConfig(ctx context.Context, l *loaded) error {
+	in.swapMu.Lock()
+	defer in.swapMu.Unlock()
+	dl, err := in.newUploader(ctx, l.integ)
+	if err != nil {
+		if in.cfg.Load().dl == nil {
+			// Not delivering yet: the start's loop goes on trying, with l.
+			in.cfg.Store(l)
+		}
+		return &ConfigError{File: in.file, Err: fmt.Errorf("cannot make the uploader (AWS configuration): %w", err)}
+	}
+	l.dl = dl
+	in.cfg.Store(l)
 	return nil
 }
 
@@ -319,17 +398,19 @@ func (s *Service) Reload(ctx context.Context) error {
 		if err == nil && l.integ.Name != in.name {
 			err = &ConfigError{File: in.file, Err: fmt.Errorf("the integration's name changed from %q to %q: restart to rename", in.name, l.integ.Name)}
 		}
+		if err == nil && identityOf(l.integ) != identityOf(in.cfg.Load().integ) {
+			err = &ConfigError{File: in.file, Err: errNewExternalID}
+		}
+		if err == nil {
+			in.setPaths(l)
+			err = in.swapConfig(ctx, l)
+		}
 		if err != nil {
 			msg := err.Error()
 			in.configErr.Store(&msg)
 			in.log.Error("reload failed; the previous configuration keeps running", "err", msg)
 			errs = append(errs, err)
 			continue
-		}
-		in.setPaths(l)
-		if err := in.connect(ctx, l); err != nil {
-			in.log.Warn("reloaded, but cannot reach the bucket yet", "err", err)
-			in.cfg.Store(l)
 		}
 		in.configErr.Store(nil)
 		in.log.Info("reloaded", "mapping", l.integ.Mapping, "rules", len(l.integ.Rules))

@@ -94,6 +94,9 @@ func (in *integration) status() Status {
 	if msg := in.configErr.Load(); msg != nil {
 		st.ConfigError = *msg
 	}
+	if msg := in.epochErr.Load(); msg != nil {
+		st.State, st.Reason, st.Kind = store.Failed, *msg, ""
+	}
 	in.mu.Lock()
 	t := in.st.Totals
 	st.Alerts = AlertCounts{

@@ -100,6 +100,13 @@ func LoadIntegration(path string) (*Integration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load integration: %w", err)
 	}
+	return ParseIntegration(path, src)
+}
+
+// ParseIntegration is LoadIntegration of src, the bytes of the file at
+// path (relative paths in it resolve against path's folder): for a caller
+// that keeps the bytes it loaded, to load them again later as they were.
+func ParseIntegration(path string, src []byte) (*Integration, error) {
 	in, diags := parseIntegration(path, src)
 	diags.Sort()
 	if err := diags.Err(); err != nil {
