@@ -58,7 +58,7 @@ func (p *Plan) NewMapper() *Mapper {
 	return &Mapper{
 		p:         p,
 		ext:       source.NewExtractor(p.Fields),
-		src:       make([]any, len(p.Fields)),
+		src:       make([]any, len(p.vars)+len(p.Fields)),
 		runner:    exprenv.NewRunner(),
 		rec:       Record{Values: make([]Value, p.slots)},
 		raw:       make([]string, len(p.rules)),
@@ -70,7 +70,7 @@ func (p *Plan) NewMapper() *Mapper {
 // Map maps one JSON record. The error is a *Error for a record that cannot
 // be mapped or fails a check, a *source.SyntaxError for bad JSON.
 func (m *Mapper) Map(raw []byte) (*Record, error) {
-	if err := m.ext.Extract(raw, m.src); err != nil {
+	if err := m.ext.Extract(raw, m.src[len(m.p.vars):]); err != nil {
 		return nil, err
 	}
 	return m.mapExtracted()
@@ -84,7 +84,7 @@ func (m *Mapper) SoftErrors() []*Error { return m.errs }
 // attributes, enum ranges). It exists to prove those checks agree with the
 // JSON Schema: tests validate what would have been written.
 func (m *Mapper) MapUnchecked(raw []byte) (*Record, error) {
-	if err := m.ext.Extract(raw, m.src); err != nil {
+	if err := m.ext.Extract(raw, m.src[len(m.p.vars):]); err != nil {
 		return nil, err
 	}
 	m.noCheck = true
@@ -97,6 +97,14 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 	m.errs = m.errs[:0]
 	vals := m.rec.Values
 	clear(vals)
+	for k := range p.vars {
+		if err := m.evalVar(k); err != nil {
+			if p.Policy != NullField {
+				return nil, err
+			}
+			m.errs = append(m.errs, err)
+		}
+	}
 	for i, r := range p.rules {
 		v, err := m.eval(r, i)
 		if err == nil {
@@ -216,6 +224,18 @@ func (m *Mapper) first(from []int) any {
 			return v
 		}
 	}
+	return nil
+}
+
+// evalVar sets the k-th var's slot for this record (nil when it fails).
+func (m *Mapper) evalVar(k int) *Error {
+	v := &m.p.vars[k]
+	val, err := m.runner.RunFields(v.prog, m.src)
+	if err != nil {
+		m.src[k] = nil
+		return &Error{Code: "R401", Path: "vars." + v.name, Rule: v.pos, Msg: firstLine(err.Error())}
+	}
+	m.src[k] = val
 	return nil
 }
 

@@ -53,6 +53,10 @@ type Plan struct {
 
 	// Source fields the plan reads, in extraction order.
 	Fields []string
+	// vars are the mapping's named values, evaluated in order before the
+	// rules into the first slots of the source values (the extracted
+	// fields follow them).
+	vars []namedValue
 
 	rules      []*rule
 	derived    []derivation
@@ -65,6 +69,14 @@ type Plan struct {
 	deviations []Deviation
 	explain    []Row
 	catalog    *ocsf.Catalog
+}
+
+// namedValue is a compiled var: its program reads the source fields and
+// the vars before it.
+type namedValue struct {
+	name string
+	pos  diag.Pos
+	prog *exprenv.Program
 }
 
 // Deviation is a rule that departs from the source vendor's own table.
@@ -117,6 +129,7 @@ type compiler struct {
 	extra   []exprenv.Func
 	p       *Plan
 	byPath  map[string]*rule // canonical path -> rule, for overrides of derived attributes
+	varSlot map[string]int   // var name -> its source value slot, once compiled
 
 	warned             map[string]bool     // deprecations already reported
 	partitionSlots     [2]int              // slots reserved for partition rules
@@ -171,6 +184,7 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 		}
 	}
 	c.compileLookups()
+	c.compileVars()
 	for _, f := range m.Fields {
 		c.field(f)
 	}
@@ -231,14 +245,44 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// sourceField returns the extraction index of a source field.
+// sourceField returns the slot of a source value: a var's, or that of an
+// extracted field, after the vars' slots.
 func (c *compiler) sourceField(name string) int {
+	if k, ok := c.varSlot[name]; ok {
+		return k
+	}
 	if i, ok := c.fields[name]; ok {
-		return i
+		return len(c.m.Vars) + i
 	}
 	c.fields[name] = len(c.p.Fields)
 	c.p.Fields = append(c.p.Fields, name)
-	return len(c.p.Fields) - 1
+	return len(c.m.Vars) + len(c.p.Fields) - 1
+}
+
+// compileVars compiles the named values in order: a var reads the source
+// fields and the vars above it.
+func (c *compiler) compileVars() {
+	c.varSlot = map[string]int{}
+	later := map[string]bool{}
+	for _, v := range c.m.Vars {
+		later[v.Name.Value] = true
+	}
+	for k, v := range c.m.Vars {
+		if _, isFunc := exprenv.Funcs()[v.Name.Value]; isFunc {
+			c.errorf("M206", v.Name.Pos, "var %q has the name of a function", v.Name.Value)
+		}
+		prog := c.compileExpr(v.Expr, false)
+		if prog != nil {
+			for _, name := range prog.Vars {
+				if later[name] {
+					c.errorf("M206", v.Expr.Pos, "var %q reads var %q, which is not defined above it (vars are evaluated in order; a var hides a source field of its name)", v.Name.Value, name)
+				}
+			}
+		}
+		delete(later, v.Name.Value)
+		c.p.vars = append(c.p.vars, namedValue{name: v.Name.Value, pos: v.Expr.Pos, prog: c.bind(prog)})
+		c.varSlot[v.Name.Value] = k
+	}
 }
 
 // compileExpr compiles an expression, reporting errors at their position in

@@ -138,6 +138,7 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 		},
 		"on_error": func(_, v *yaml.Node) { m.OnError = p.str(v, "on_error") },
 		"lookups":  func(_, v *yaml.Node) { p.lookups(v, m) },
+		"vars":     func(_, v *yaml.Node) { p.vars(v, m) },
 		"fields":   func(_, v *yaml.Node) { p.fields(v, m) },
 		"tests":    func(_, v *yaml.Node) { m.Tests = p.strList(v, "tests") },
 	})
@@ -170,6 +171,45 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 		d.Suggest = diag.Suggest(m.OnError.Value, []string{"dead_letter", "null_field", "fail"})
 	}
 }
+
+// vars reads the named values: name: 'expression' (or name: {expr: …}).
+func (p *parser) vars(n *yaml.Node, m *Mapping) {
+	if n.Kind != yaml.MappingNode {
+		p.errorf("M103", p.pos(n), "vars must be a mapping of names to expressions, not %s", kindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := Str{Value: k.Value, Pos: p.pos(k)}
+		switch {
+		case seen[k.Value]:
+			p.errorf("M106", name.Pos, "var %q given twice", k.Value)
+			continue
+		case !varName.MatchString(k.Value):
+			p.errorf("M103", name.Pos, "var name %q is not an identifier (letters, digits and _, not starting with a digit)", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if v.Kind == yaml.MappingNode {
+			var e *Expr
+			p.keys(v, "var "+k.Value, map[string]func(k, v *yaml.Node){
+				"expr": func(_, v *yaml.Node) { e = p.expr(v, "expr") },
+			})
+			if e == nil {
+				p.errorf("M104", p.pos(v), "var %q needs an expr", k.Value)
+				continue
+			}
+			m.Vars = append(m.Vars, &Var{Name: name, Expr: e})
+			continue
+		}
+		if e := p.expr(v, "var "+k.Value); e != nil {
+			m.Vars = append(m.Vars, &Var{Name: name, Expr: e})
+		}
+	}
+}
+
+var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // partitionValue reads an OCSF path, or a rule written like a field's.
 func (p *parser) partitionValue(k, v *yaml.Node) PartitionValue {

@@ -24,8 +24,16 @@ type Mapping struct {
 	OnError   Str // dead_letter (default) | null_field | fail
 
 	Lookups []*Lookup
+	Vars    []*Var
 	Fields  []*Field
 	Tests   []Str // test files, relative to the mapping file
+}
+
+// Var is a named value: an expression evaluated once per record, before the
+// fields, that later vars and every rule read by its name.
+type Var struct {
+	Name Str
+	Expr *Expr
 }
 
 // Input says where an input's records are. Records lists the keys of an

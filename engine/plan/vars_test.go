@@ -1,0 +1,65 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ocsfmap/ocsfmap/engine/spec"
+)
+
+// TestVars: a var is computed once per record and read by name from later
+// vars, expressions, templates-free rules, from: and when:; it holds nothing
+// of the record before.
+func TestVars(t *testing.T) {
+	p := compileString(t, `vars:
+  ip: 'detail.remote.ipV4 ?? detail.remote.ipV6 ?? Detail.Remote.IpV4'
+  ip_kind: {expr: 'ip == nil ? nil : (ip contains ":" ? "v6" : "v4")'}
+  user: 'upper(detail.user ?? "")'`, `  message: {expr: 'ip_kind == nil ? "no address" : ip + " (" + ip_kind + ")"'}
+  unmapped.ip: {from: ip}
+  unmapped.user: {expr: user, when: 'user != ""'}
+`)
+	m := p.NewMapper()
+	for _, tc := range []struct{ in, want, absent string }{
+		{`{"t": 1793528130, "id": "a", "detail": {"remote": {"ipV4": "10.0.0.1"}, "user": "bob"}}`,
+			`"message":"10.0.0.1 (v4)"`, ""},
+		{`{"t": 1793528130, "id": "b", "detail": {"remote": {"ipV6": "::1"}}}`, `"unmapped":{"ip":"::1"}`, `BOB`},
+		{`{"t": 1793528130, "id": "c", "Detail": {"Remote": {"IpV4": "192.0.2.9"}}}`, `"message":"192.0.2.9 (v4)"`, `"user"`},
+		{`{"t": 1793528130, "id": "d"}`, `"message":"no address"`, `10.0.0.1`},
+	} {
+		if _, err := m.Map([]byte(tc.in)); err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		got := string(m.AppendJSON(nil))
+		if !strings.Contains(got, tc.want) || (tc.absent != "" && strings.Contains(got, tc.absent)) {
+			t.Errorf("%s\n got  %s\n want %s, without %q", tc.in, got, tc.want, tc.absent)
+		}
+	}
+	// A var that fails is the record's error, named after the var.
+	bad := compileString(t, "vars:\n  n: 'len(items) + 1'", "  count: {expr: n}\n").NewMapper()
+	_, err := bad.Map([]byte(`{"t": 1793528130, "id": "e", "items": 5}`))
+	if pe, ok := err.(*Error); !ok || pe.Code != "R401" || pe.Path != "vars.n" {
+		t.Fatalf("failing var: %v", err)
+	}
+}
+
+func TestVarsDiagnostics(t *testing.T) {
+	for vars, want := range map[string]string{
+		"vars:\n  a: 'b + 1'\n  b: '1'": `var "a" reads var "b", which is not defined above it`,
+		"vars:\n  a: 'a ?? 1'":          `var "a" reads var "a"`,
+		"vars:\n  str: '1'":             `var "str" has the name of a function`,
+		"vars:\n  1a: '1'":              `var name "1a" is not an identifier`,
+		"vars:\n  a: '1'\n  a: '2'":     `var "a" given twice`,
+		"vars:\n  a: {exp: '1'}":        `unknown key "exp"`,
+		"vars:\n  a: 'nosuch(1)'":       `unknown function nosuch`,
+		"vars: [a]":                     `vars must be a mapping`,
+	} {
+		src := strings.Replace(header, "%s", vars, 1) + "  count: {value: 1}\n"
+		m, diags := spec.Parse("m.yaml", []byte(src))
+		if !diags.HasErrors() {
+			_, diags = Compile(m)
+		}
+		if !strings.Contains(diags.Render(), want) {
+			t.Errorf("%s:\n got  %s\n want %s", vars, diags.Render(), want)
+		}
+	}
+}
