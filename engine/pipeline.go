@@ -457,6 +457,10 @@ func (w *worker) process(b *batch) {
 			it.rule = rule
 		}
 		rec, err := w.mapper.Map(it.raw)
+		if errors.Is(err, plan.ErrDropped) {
+			it.filter = true
+			continue
+		}
 		if err != nil {
 			it.dead = deadLetter(it, err)
 			it.fatal = w.m.Plan.Policy == plan.Fail

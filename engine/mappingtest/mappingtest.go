@@ -8,6 +8,7 @@ package mappingtest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ type Case struct {
 	Absent    []string       `yaml:"absent"`     // dotted paths that must not be in the record
 	Equals    map[string]any `yaml:"equals"`     // the record is exactly this
 	Error     string         `yaml:"error"`      // the record is dead-lettered with this code
+	Dropped   bool           `yaml:"dropped"`    // the mapping's drop_when leaves the record out
 	line      int
 }
 
@@ -139,6 +141,12 @@ func runCase(path string, m *engine.Mapping, mp *engine.Mapper, f *File, c Case)
 		return res
 	}
 	out, violations, err := mp.MapValidated(input)
+	if dropped := errors.Is(err, plan.ErrDropped); dropped || c.Dropped {
+		if !dropped {
+			fail("want the record dropped by drop_when, got %s", describeOutcome("", err, out))
+		}
+		return res
+	}
 	if c.Error != "" {
 		code := ""
 		if pe, ok := err.(*plan.Error); ok {

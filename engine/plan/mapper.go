@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -67,6 +68,10 @@ func (p *Plan) NewMapper() *Mapper {
 	}
 }
 
+// ErrDropped is Map's answer for a record the mapping's drop_when leaves
+// out on purpose: it is counted as filtered, not dead-lettered.
+var ErrDropped = errors.New("left out by drop_when")
+
 // Map maps one JSON record. The error is a *Error for a record that cannot
 // be mapped or fails a check, a *source.SyntaxError for bad JSON.
 func (m *Mapper) Map(raw []byte) (*Record, error) {
@@ -103,6 +108,15 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 				return nil, err
 			}
 			m.errs = append(m.errs, err)
+		}
+	}
+	if p.drop != nil {
+		drop, err := m.runner.RunFields(p.drop, m.src)
+		if err != nil {
+			return nil, &Error{Code: "R401", Path: "drop_when", Rule: p.dropPos, Msg: firstLine(err.Error())}
+		}
+		if drop == true {
+			return nil, ErrDropped
 		}
 	}
 	for i, r := range p.rules {

@@ -57,6 +57,9 @@ type Plan struct {
 	// rules into the first slots of the source values (the extracted
 	// fields follow them).
 	vars []namedValue
+	// drop leaves a record out on purpose (the mapping's drop_when).
+	drop    *exprenv.Program
+	dropPos diag.Pos
 
 	rules      []*rule
 	derived    []derivation
@@ -185,6 +188,9 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 	}
 	c.compileLookups()
 	c.compileVars()
+	if m.DropWhen != nil {
+		c.p.drop, c.p.dropPos = c.bind(c.compileExpr(m.DropWhen, true)), m.DropWhen.Pos
+	}
 	for _, f := range m.Fields {
 		c.field(f)
 	}

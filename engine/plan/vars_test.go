@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -61,5 +62,29 @@ func TestVarsDiagnostics(t *testing.T) {
 		if !strings.Contains(diags.Render(), want) {
 			t.Errorf("%s:\n got  %s\n want %s", vars, diags.Render(), want)
 		}
+	}
+}
+
+// TestDropWhen: drop_when leaves a record out with ErrDropped (before any
+// rule runs, after the vars); a drop_when that fails is the record's R401.
+func TestDropWhen(t *testing.T) {
+	p := compileString(t, `vars:
+  kind: 'lower(eventType ?? "")'
+drop_when: 'kind == "heartbeat" || readOnly == true'`, "")
+	m := p.NewMapper()
+	for in, dropped := range map[string]bool{
+		`{"t": 1793528130, "id": "a", "eventType": "HeartBeat"}`: true,
+		`{"t": 1793528130, "id": "b", "readOnly": true}`:         true,
+		`{"t": 1793528130, "id": "c", "eventType": "Login"}`:     false,
+		`{"id": "d", "eventType": "heartbeat"}`:                  true, // no time: dropped before any check
+	} {
+		_, err := m.Map([]byte(in))
+		if got := errors.Is(err, ErrDropped); got != dropped || (!dropped && err != nil) {
+			t.Errorf("%s: err %v, want dropped %v", in, err, dropped)
+		}
+	}
+	bad := compileString(t, `drop_when: 'len(items) > 1'`, "").NewMapper()
+	if _, err := bad.Map([]byte(`{"t": 1793528130, "id": "e", "items": 5}`)); err == nil || errors.Is(err, ErrDropped) || err.(*Error).Path != "drop_when" {
+		t.Fatalf("failing drop_when: %v", err)
 	}
 }

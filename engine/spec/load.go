@@ -136,11 +136,12 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 				"account": func(k, v *yaml.Node) { m.Partition.Account = p.partitionValue(k, v) },
 			})
 		},
-		"on_error": func(_, v *yaml.Node) { m.OnError = p.str(v, "on_error") },
-		"lookups":  func(_, v *yaml.Node) { p.lookups(v, m) },
-		"vars":     func(_, v *yaml.Node) { p.vars(v, m) },
-		"fields":   func(_, v *yaml.Node) { p.fields(v, m) },
-		"tests":    func(_, v *yaml.Node) { m.Tests = p.strList(v, "tests") },
+		"on_error":  func(_, v *yaml.Node) { m.OnError = p.str(v, "on_error") },
+		"lookups":   func(_, v *yaml.Node) { p.lookups(v, m) },
+		"vars":      func(_, v *yaml.Node) { p.vars(v, m) },
+		"drop_when": func(_, v *yaml.Node) { m.DropWhen = p.expr(v, "drop_when") },
+		"fields":    func(_, v *yaml.Node) { p.fields(v, m) },
+		"tests":     func(_, v *yaml.Node) { m.Tests = p.strList(v, "tests") },
 	})
 	top := diag.Pos{File: p.file, Line: n.Line, Column: n.Column}
 	switch {

@@ -25,8 +25,11 @@ type Mapping struct {
 
 	Lookups []*Lookup
 	Vars    []*Var
-	Fields  []*Field
-	Tests   []Str // test files, relative to the mapping file
+	// DropWhen is a condition that leaves a record out on purpose: counted
+	// as filtered, never dead-lettered.
+	DropWhen *Expr
+	Fields   []*Field
+	Tests    []Str // test files, relative to the mapping file
 }
 
 // Var is a named value: an expression evaluated once per record, before the
