@@ -111,7 +111,8 @@ func (in *integration) nextFrom() wal.LSN {
 // when ctx is done, or draining with nothing left.
 func (in *integration) waitRecords(ctx context.Context, drain <-chan struct{}, from wal.LSN) bool {
 	for {
-		if in.wal.Next() > from {
+		// LSNs in a gap of the log (damage, a cut) are not records to wait for.
+		if n := in.wal.Next(); n > from && !in.wal.Missing(from, n) {
 			return true
 		}
 		if isClosed(drain) {
@@ -328,7 +329,7 @@ func (s *logSource) stream(w io.Writer) error {
 			if rebuild && lsn >= end {
 				return errCut
 			}
-			if lsn != next {
+			if lsn != next && !s.in.wal.Missing(next, lsn) {
 				return fmt.Errorf("log record %d missing (read %d)", next, lsn)
 			}
 			b, err := decodeBatch(rec)
@@ -354,10 +355,14 @@ func (s *logSource) stream(w io.Writer) error {
 		case err != nil:
 			return err
 		case rebuild:
-			if next < end {
+			if next < end && !s.in.wal.Missing(next, end) {
 				return fmt.Errorf("log records %d to %d are missing", next, end)
 			}
 			return nil
+		}
+		// Step over a gap at the end of the log, or Wait returns at once.
+		if n := s.in.wal.Next(); next < n && s.in.wal.Missing(next, n) {
+			next = n
 		}
 		// Caught up with the log: cut by age or drain, or wait for more.
 		if !first.IsZero() && (time.Since(first) >= cfg.RollAge || isClosed(s.drain)) {

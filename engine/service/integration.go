@@ -54,6 +54,8 @@ type integration struct {
 	accepted, rejected atomic.Int64
 	recent             *ring // the last alerts received, for the console
 
+	lost []LostRange // damage to the log found at open (damage.go); not changed after
+
 	mu      sync.Mutex
 	st      deliveryState
 	backlog []pending // accepted, not delivered, in LSN order
@@ -121,8 +123,12 @@ func openIntegration(s *Service, file string, l *loaded) (*integration, error) {
 		return nil, err
 	}
 	var err error
-	if in.wal, err = wal.Open(filepath.Join(dir, "wal"), wal.Options{MaxBytes: s.cfg.MaxLogBytes, NoSync: s.cfg.NoSync}); err != nil {
+	if in.wal, err = wal.Open(filepath.Join(dir, "wal"), wal.Options{MaxBytes: s.cfg.MaxLogBytes, NoSync: s.cfg.NoSync, OpenFile: s.cfg.walOpenFile}); err != nil {
 		return nil, fmt.Errorf("%s: write-ahead log: %w", name, err)
+	}
+	if err := in.checkLog(); err != nil {
+		in.wal.Close()
+		return nil, fmt.Errorf("%s: write-ahead log damage: %w", name, err)
 	}
 	if in.keys, err = openKeyBook(filepath.Join(dir, "idempotency-keys.ndjson"), s.cfg.KeyRetention); err != nil {
 		in.wal.Close()
@@ -236,7 +242,8 @@ func (in *integration) replay() error {
 	if err != nil {
 		return fmt.Errorf("%s: replay: %w", in.name, err)
 	}
-	in.accepted.Store(in.st.Totals.Read + alerts)
+	lost, _ := in.lostAlerts()
+	in.accepted.Store(in.st.Totals.Read + alerts + lost)
 	if len(in.backlog) > 0 {
 		in.log.Info("replaying accepted alerts not yet delivered", "alerts", alerts, "batches", len(in.backlog))
 	}

@@ -90,11 +90,13 @@ var (
 	descBacklog  = prometheus.NewDesc("ocsfmap_backlog_alerts", "Alerts accepted and not yet delivered.", []string{"integration"}, nil)
 	descAge      = prometheus.NewDesc("ocsfmap_backlog_age_seconds", "Age of the oldest alert not yet delivered.", []string{"integration"}, nil)
 	descLogBytes = prometheus.NewDesc("ocsfmap_wal_bytes", "Bytes of the write-ahead log on disk.", []string{"integration"}, nil)
+	descLost     = prometheus.NewDesc("ocsfmap_alerts_lost_total", "Accepted alerts lost to damage of the write-ahead log (see the status's log_damage).", []string{"integration"}, nil)
+	descDamaged  = prometheus.NewDesc("ocsfmap_wal_damaged_records_total", "Write-ahead log records (accepted requests) lost to damage, delivered ones excepted.", []string{"integration"}, nil)
 	descUp       = prometheus.NewDesc("ocsfmap_integration_status", "1 for the integration's current state (Pending, Success, Failed).", []string{"integration", "state"}, nil)
 )
 
 func (c statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAccepted, descRejected, descWritten, descFiltered, descDead, descByRule, descObjects, descBytes, descBacklog, descAge, descLogBytes, descUp} {
+	for _, d := range []*prometheus.Desc{descAccepted, descRejected, descWritten, descFiltered, descDead, descByRule, descObjects, descBytes, descBacklog, descAge, descLogBytes, descLost, descDamaged, descUp} {
 		ch <- d
 	}
 }
@@ -118,6 +120,8 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 		for rule, v := range st.Alerts.ExportedByRule {
 			counter(descByRule, v, rule)
 		}
+		counter(descLost, st.Alerts.Lost)
+		counter(descDamaged, st.Alerts.LostBatches)
 		counter(descObjects, st.Objects)
 		counter(descBytes, st.Bytes)
 		gauge(descBacklog, float64(st.Backlog.Alerts))

@@ -31,6 +31,7 @@ import (
 	"github.com/ocsfmap/ocsfmap/engine/lake"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
 	"github.com/ocsfmap/ocsfmap/engine/store"
+	"github.com/ocsfmap/ocsfmap/engine/wal"
 )
 
 // Config configures a Service. Zero values take the defaults noted.
@@ -66,6 +67,10 @@ type Config struct {
 	// AllowNoIntegrations starts the service with no integration file, for
 	// the console to add the first one (console_api.go).
 	AllowNoIntegrations bool
+
+	// walOpenFile, when set, opens the logs' segment files: the tests'
+	// seam to make writes fail as on a full disk.
+	walOpenFile func(path string, flag int, perm os.FileMode) (wal.File, error)
 }
 
 // Service runs the integrations: ingest, delivery, status. Handler serves

@@ -35,12 +35,19 @@ type Status struct {
 
 	Alerts  AlertCounts `json:"alerts"`
 	Backlog Backlog     `json:"backlog"`
+	// LogDamage lists the damaged ranges of the write-ahead log: what
+	// acknowledged alerts were lost, and where the damaged bytes are kept.
+	LogDamage []LostRange `json:"log_damage,omitempty"`
 }
 
-// AlertCounts add up: accepted = written + filtered + dead-lettered + backlog.
+// AlertCounts add up: accepted = written + filtered + dead-lettered +
+// backlog + lost (plus the alerts of lost batches whose count could not be
+// read, see LostRange).
 type AlertCounts struct {
 	Accepted       int64            `json:"accepted"`
-	Rejected       int64            `json:"rejected"` // request lines that were not JSON: never accepted
+	Lost           int64            `json:"lost,omitempty"`         // alerts lost to damage of the write-ahead log
+	LostBatches    int64            `json:"lost_batches,omitempty"` // accepted requests lost with them
+	Rejected       int64            `json:"rejected"`               // request lines that were not JSON: never accepted
 	Written        int64            `json:"written"`
 	Filtered       int64            `json:"filtered"`
 	DeadLettered   int64            `json:"dead_lettered"`
@@ -106,6 +113,8 @@ func (in *integration) status() Status {
 	in.mu.Unlock()
 	st.Alerts.Accepted = in.accepted.Load()
 	st.Alerts.Rejected = in.rejected.Load()
+	st.Alerts.Lost, st.Alerts.LostBatches = in.lostAlerts()
+	st.LogDamage = in.lost
 	alerts, age := in.backlogInfo(time.Now())
 	st.Backlog = Backlog{Alerts: alerts, AgeSeconds: age.Seconds(), LogBytes: in.wal.Stats().Bytes}
 	return st

@@ -89,39 +89,7 @@ func TestCrashKill9(t *testing.T) {
 	acked := map[LSN]uint64{} // first LSN of each acknowledged Append → id
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for round := range 5 {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), crashEnv+"="+dir, fmt.Sprintf("%s_BASE=%d", crashEnv, uint64(round)<<40))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		stdout, err := cmd.StdoutPipe()
-		must(t, err)
-		must(t, cmd.Start())
-		lines := make(chan []string)
-		started := make(chan struct{})
-		go func() {
-			defer close(lines)
-			var got []string
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				if got = append(got, sc.Text()); len(got) == 1 {
-					close(started)
-				}
-			}
-			lines <- got
-		}()
-		// Kill at a random moment once appending is under way (Open of a
-		// large log under -race can take longer than the random delay).
-		select {
-		case <-started:
-		case <-time.After(30 * time.Second):
-		}
-		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
-		must(t, cmd.Process.Signal(syscall.SIGKILL))
-		out := <-lines
-		err = cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-			t.Fatalf("round %d: child ended with %v before the kill; stderr:\n%s", round, err, stderr.String())
-		}
+		out := killChild(t, dir, uint64(round)<<40, rng)
 		n := 0
 		for _, line := range out {
 			f := strings.Fields(line)
@@ -136,9 +104,6 @@ func TestCrashKill9(t *testing.T) {
 			}
 			acked[LSN(first)] = id
 			n++
-		}
-		if n == 0 {
-			t.Fatalf("round %d: the child acknowledged nothing; stderr:\n%s", round, stderr.String())
 		}
 
 		l, err := Open(dir, Options{SegmentBytes: 32 << 10})
@@ -195,4 +160,48 @@ func TestCrashKill9(t *testing.T) {
 		t.Logf("round %d: killed after %d acks; log holds %d appends (%d records, %d segments)", round, n, len(held), st.Records, st.Segments)
 		must(t, l.Close())
 	}
+}
+
+// killChild runs crashChild on dir, appending ids from base, kills it with
+// SIGKILL at a random moment once it has acknowledged an Append, and
+// returns the lines it printed.
+func killChild(t *testing.T, dir string, base uint64, rng *rand.Rand) []string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), crashEnv+"="+dir, fmt.Sprintf("%s_BASE=%d", crashEnv, base))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	lines := make(chan []string)
+	started := make(chan struct{})
+	go func() {
+		defer close(lines)
+		var got []string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if got = append(got, sc.Text()); len(got) == 1 {
+				close(started)
+			}
+		}
+		lines <- got
+	}()
+	// Kill at a random moment once appending is under way (Open of a
+	// large log under -race can take longer than the random delay).
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+	}
+	time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	out := <-lines
+	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("child ended before the kill; stderr:\n%s", stderr.String())
+	}
+	if len(out) == 0 {
+		t.Fatalf("the child acknowledged nothing; stderr:\n%s", stderr.String())
+	}
+	return out
 }

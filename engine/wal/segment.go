@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -151,11 +152,25 @@ type scanResult struct {
 	index   []int64 // offset marks up to good
 	size    int64   // file size
 	problem error   // why the scan stopped before size (nil when good == size)
+	// torn: the problem has a shape an interrupted write leaves (the file
+	// ends inside a record or an Append's group, or only zeros follow).
+	// Anything else — a checksum that does not match with bytes after it, a
+	// length no write produces — is damage to bytes once written whole.
+	torn bool
+	// walked counts the records past good by their length words alone,
+	// up to the first one that cannot be a record: the size of the loss
+	// as far as it can be told.
+	walked uint64
 }
+
+// maxRecords bounds the LSNs n bytes can hold: every record takes at least
+// a header and one byte of data. LSNs past a cut are skipped up to it, so
+// none that a damaged record could have carried is handed out again.
+func maxRecords(n int64) uint64 { return uint64((n + headerSize) / (headerSize + 1)) }
 
 // scanSegment reads every record of a segment, checking each checksum and
 // that each Append's group of records is complete, and returns where the
-// valid prefix ends.
+// valid prefix ends and what lies past it.
 func scanSegment(f *os.File) (scanResult, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -175,6 +190,7 @@ func scanSegment(f *os.File) (scanResult, error) {
 		if err == io.EOF {
 			if inGroup {
 				res.problem = fmt.Errorf("at offset %d: last Append's records incomplete", r.off)
+				res.torn = true
 			}
 			break
 		}
@@ -183,6 +199,17 @@ func scanSegment(f *os.File) (scanResult, error) {
 				return res, err // an I/O error says nothing about the data
 			}
 			res.problem = fmt.Errorf("at offset %d: %w", off, err)
+			if errors.Is(err, errTorn) {
+				// A write cut short leaves nothing after its last record; a
+				// damaged length word pointing past the end can.
+				found, err := recordAfter(f, off+1, res.size)
+				if err != nil {
+					return res, err
+				}
+				res.torn = !found
+			} else if res.torn, err = zeroFrom(f, off, res.size); err != nil {
+				return res, err
+			}
 			break
 		}
 		if count%indexEvery == 0 {
@@ -199,7 +226,98 @@ func scanSegment(f *os.File) (scanResult, error) {
 		index = index[:len(index)-1]
 	}
 	res.index = index
+	if res.problem != nil {
+		if res.walked, err = walkLengths(f, res.good, res.size, nil); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// zeroFrom tells whether the file holds only zero bytes from off to size: a
+// tail the file system extended but whose data never reached the disk.
+func zeroFrom(f *os.File, off, size int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		off += int64(n)
+		if err != nil && off < size {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// recordAfter tells whether a valid record (length and checksum) starts
+// anywhere in [off, size). It tries every offset, checking the checksum only
+// where the length fits; past a budget of checksummed bytes it gives up and
+// answers true, so what it cannot clear is reported rather than cut quietly.
+func recordAfter(f *os.File, off, size int64) (bool, error) {
+	if size-off < headerSize+1 {
+		return false, nil
+	}
+	if size-off > 256<<20 {
+		return true, nil
+	}
+	buf := make([]byte, size-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return false, err
+	}
+	budget := 4*int64(len(buf)) + 1<<20
+	for p := 0; p+headerSize < len(buf); p++ {
+		n := int64(binary.LittleEndian.Uint32(buf[p:]) &^ flagMore)
+		if n == 0 || n > int64(len(buf)-p-headerSize) {
+			continue
+		}
+		if budget -= n; budget < 0 {
+			return true, nil
+		}
+		data := buf[p+headerSize : int64(p+headerSize)+n]
+		if crc32.Checksum(data, castagnoli) == binary.LittleEndian.Uint32(buf[p+4:]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// walkLengths steps from off through the records of a damaged or torn
+// stretch by their length words, without trusting their checksums, and
+// counts them; fn, when set, gets each record's data and whether its
+// checksum matches. It stops at the end or at a length word that cannot be
+// right, so after a damaged length word the count is a guess.
+func walkLengths(f *os.File, off, size int64, fn func(i uint64, data []byte, intact bool) error) (uint64, error) {
+	var (
+		hdr [headerSize]byte
+		buf []byte
+		n   uint64
+	)
+	for size-off >= headerSize {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return n, err
+		}
+		l := int64(binary.LittleEndian.Uint32(hdr[0:4]) &^ flagMore)
+		if l == 0 || l > MaxRecordBytes || l > size-off-headerSize {
+			break
+		}
+		if fn != nil {
+			buf = slices.Grow(buf[:0], int(l))[:l]
+			if _, err := f.ReadAt(buf, off+headerSize); err != nil {
+				return n, err
+			}
+			intact := crc32.Checksum(buf, castagnoli) == binary.LittleEndian.Uint32(hdr[4:8])
+			if err := fn(n, buf, intact); err != nil {
+				return n, err
+			}
+		}
+		n++
+		off += headerSize + l
+	}
+	return n, nil
 }
 
 func syncDir(dir string) error {

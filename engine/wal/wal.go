@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 )
 
 // LSN numbers records: the first record ever appended to a log is 1, then 2,
 // 3 … across segments. Numbers are never reused, also across restarts: a
-// segment's file name is the LSN of its first record, so the numbering is
-// persisted without any metadata file.
+// segment's file name is the LSN of its first record, and the gap journal
+// holds the ranges Open cut, which appends skip (see Gap).
 type LSN uint64
 
 // DefaultSegmentBytes is the segment size used when Options.SegmentBytes is 0.
@@ -35,6 +36,31 @@ type Options struct {
 	// NoSync skips fdatasync and folder syncs. For tests and benchmarks
 	// only: a crash of the machine can lose acknowledged records.
 	NoSync bool
+	// OpenFile opens a segment file for the writer; nil means the
+	// operating system's. A seam for tests that inject write and sync
+	// failures (a full disk) without a real small file system.
+	OpenFile func(path string, flag int, perm os.FileMode) (File, error)
+}
+
+// File is what the writer needs of a segment file.
+type File interface {
+	WriteAt(p []byte, off int64) (int, error)
+	Truncate(size int64) error
+	// Sync makes the written data durable (fdatasync).
+	Sync() error
+	Close() error
+}
+
+type osFile struct{ *os.File }
+
+func (f osFile) Sync() error { return datasync(f.File) }
+
+func openOSFile(path string, flag int, perm os.FileMode) (File, error) {
+	f, err := os.OpenFile(path, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
 }
 
 var (
@@ -43,9 +69,9 @@ var (
 	ErrFull = errors.New("wal: log full")
 	// ErrClosed is returned by calls on a closed Log.
 	ErrClosed = errors.New("wal: log closed")
-	// ErrCorrupt is wrapped by errors about damaged records that Open cannot
-	// cut away (they are not at the tail of the last segment) or that Read
-	// finds.
+	// ErrCorrupt is wrapped by errors about damage Open cannot account
+	// for (segments that overlap, an unreadable gap journal) or that Read
+	// finds in a segment after Open checked it.
 	ErrCorrupt = errors.New("wal: corrupt segment")
 	// ErrRecord is returned by Append for an empty record or one over
 	// MaxRecordBytes; nothing of that call is written.
@@ -54,7 +80,8 @@ var (
 	ErrLocked = errors.New("wal: folder locked")
 )
 
-// Repair describes the torn or corrupt tail Open cut off the last segment.
+// Repair describes the torn tail Open cut off the last segment (also
+// recorded as a Gap that is not Damaged).
 type Repair struct {
 	Segment string // path of the segment that was cut
 	Offset  int64  // its new size: the end of the last complete Append
@@ -66,7 +93,7 @@ type Repair struct {
 type Stats struct {
 	Bytes    int64  // bytes of all segments on disk
 	Segments int    // segment files
-	Records  uint64 // records held: Next - First
+	Records  uint64 // Next - First: records held, plus the LSNs of gaps between them
 	First    LSN    // oldest record held
 	Next     LSN    // LSN after the newest durable record
 	Appends  uint64 // Append calls made durable since Open
@@ -102,18 +129,20 @@ type Log struct {
 	durable      LSN           // LSN after the last durable record
 	notify       chan struct{} // closed and replaced whenever durable grows
 	closed       bool
-	err          error // sticky: after a failed write or sync the log accepts nothing
+	err          error // sticky: after a write or sync failure that could not be undone the log accepts nothing
 	repaired     *Repair
+	gaps         []Gap // the journal: every gap recorded, oldest first
 	stats        Stats
 
 	closeCh    chan struct{}
 	writerDone chan struct{}
 
 	// Owned by the writer goroutine (and Open before it starts).
-	act   *segment
-	wf    *os.File
-	nextW LSN
-	buf   []byte
+	act    *segment
+	wf     File
+	nextW  LSN
+	buf    []byte
+	wedged bool // a failed commit could not be undone: fail makes the error sticky
 
 	// Test hooks, set right after Open: between a chunk's write and its sync,
 	// and after the sync before readers see it.
@@ -122,10 +151,15 @@ type Log struct {
 }
 
 // Open opens the log in dir, creating the folder and a first segment if
-// needed. It reads every segment: a torn or corrupt tail of the last one
-// (what a crash leaves) is cut at the end of the last complete Append and
-// reported by Repaired; damage anywhere else is an error wrapping ErrCorrupt.
+// needed. It reads every segment and cuts each at its valid prefix: a torn
+// tail of the last one (what a crash leaves) is reported by Repaired;
+// damage (see the package documentation) is copied aside first. Every cut,
+// and every stretch of LSNs missing between segments, is recorded as a Gap
+// that Gaps reports and whose LSNs are never handed out again.
 func Open(dir string, o Options) (*Log, error) {
+	if o.OpenFile == nil {
+		o.OpenFile = openOSFile
+	}
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = DefaultSegmentBytes
 	}
@@ -156,9 +190,14 @@ func Open(dir string, o Options) (*Log, error) {
 	return l, nil
 }
 
-// load reads the segments found in the folder (or creates the first one) and
-// opens the last one for writing.
+// load reads the gap journal and the segments found in the folder (or
+// creates the first one), cuts what is not valid, and opens the newest
+// segment for writing.
 func (l *Log) load() error {
+	var err error
+	if l.gaps, err = readGaps(l.dir); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
@@ -171,7 +210,8 @@ func (l *Log) load() error {
 	}
 	slices.Sort(firsts)
 	if len(firsts) == 0 {
-		l.nextW, l.durable = 1, 1
+		l.nextW = max(1, l.highWater())
+		l.durable = l.nextW
 		return l.roll()
 	}
 	for i, first := range firsts {
@@ -180,54 +220,61 @@ func (l *Log) load() error {
 			return fmt.Errorf("wal: %w", err)
 		}
 		l.segs = append(l.segs, s) // now closed by closeFiles on error
+		if i > 0 {
+			prev := l.segs[i-1]
+			switch end := prev.next(); {
+			case end > first:
+				return fmt.Errorf("%w: %s ends after LSN %d but the next segment starts at %d; move the extra segment out of the folder", ErrCorrupt, prev.path, end, first)
+			case end < first && !l.covered(end, first):
+				// A segment removed, or cut at a record boundary.
+				if err := l.recordGap(Gap{From: end, To: first, Damaged: true, Records: uint64(first - end),
+					Segment: filepath.Base(prev.path), Offset: prev.size,
+					Reason: fmt.Sprintf("LSNs %d to %d missing between segments (a segment removed or cut short)", end, first-1)}); err != nil {
+					return err
+				}
+			}
+		}
 		res, err := scanSegment(s.rf)
 		if err != nil {
 			return fmt.Errorf("wal: read %s: %w", s.path, err)
 		}
-		last := i == len(firsts)-1
-		if res.problem != nil && !last {
-			return fmt.Errorf("%w: %s %v (only the last segment can have a torn tail)", ErrCorrupt, s.path, res.problem)
-		}
-		if i > 0 {
-			if prev := l.segs[i-1]; prev.next() != first {
-				return fmt.Errorf("%w: %s ends before LSN %d but the next segment starts at %d", ErrCorrupt, prev.path, prev.next(), first)
+		if res.problem != nil {
+			var next LSN
+			if i+1 < len(firsts) {
+				next = firsts[i+1]
+			}
+			if err := l.cut(s, res, next); err != nil {
+				return err
 			}
 		}
 		s.size, s.count, s.index = res.good, res.count, res.index
 		l.bytes += s.size
-		if !last {
-			continue
-		}
-		if l.wf, err = os.OpenFile(s.path, os.O_RDWR, 0); err != nil {
-			return fmt.Errorf("wal: %w", err)
-		}
-		if res.good < res.size {
-			// Cut before the writer appends after the good prefix: leftover
-			// bytes past new records would read as garbage on the next Open.
-			if err := l.wf.Truncate(res.good); err != nil {
-				return fmt.Errorf("wal: repair %s: %w", s.path, err)
-			}
-			if err := l.sync(l.wf); err != nil {
-				return fmt.Errorf("wal: repair %s: %w", s.path, err)
-			}
-			l.repaired = &Repair{Segment: s.path, Offset: res.good, Dropped: res.size - res.good, Reason: res.problem.Error()}
-		}
-		l.act = s
+	}
+	l.act = l.segs[len(l.segs)-1]
+	if l.wf, err = l.opt.OpenFile(l.act.path, os.O_RDWR, 0); err != nil {
+		return fmt.Errorf("wal: %w", err)
 	}
 	l.nextW = l.act.next()
+	if hw := l.highWater(); hw > l.nextW {
+		// Skip past every cut: a new segment starts there.
+		l.nextW = hw
+		if err := l.roll(); err != nil {
+			return err
+		}
+	}
 	l.durable = l.nextW
 	return nil
 }
 
-func (l *Log) sync(f *os.File) error {
+func (l *Log) sync(f File) error {
 	if l.opt.NoSync {
 		return nil
 	}
-	return datasync(f)
+	return f.Sync()
 }
 
-// Repaired reports the tail Open cut off the last segment, or nil if the log
-// was clean. The caller logs it: records there were never acknowledged.
+// Repaired reports the torn tail this Open cut off the last segment, or nil.
+// The caller logs it: records there were never acknowledged.
 func (l *Log) Repaired() *Repair { return l.repaired }
 
 // Append writes recs as consecutive records and returns their LSNs once they
@@ -238,8 +285,11 @@ func (l *Log) Repaired() *Repair { return l.repaired }
 // The caller must not modify recs until Append returns. With no records it
 // returns (0, 0, nil). When ctx ends before the writer has taken the call,
 // nothing is written and ctx's error is returned; once taken, Append waits for
-// the sync (a few milliseconds). An I/O error makes the log refuse all later
-// appends: what reached the disk is then decided by the next Open.
+// the sync (a few milliseconds). When a write or sync fails (a full disk),
+// the calls being committed get the error and what they wrote is cut off the
+// segment again, so an error means nothing of the call is in the log and
+// later calls can succeed once space returns. Only if that cut fails too
+// does the log refuse all later appends, and the next Open decides.
 func (l *Log) Append(ctx context.Context, recs ...[]byte) (first, last LSN, err error) {
 	if len(recs) == 0 {
 		return 0, 0, nil
@@ -310,7 +360,7 @@ func (l *Log) run() {
 			err = l.commit(batch)
 		}
 		if err != nil {
-			l.fail(batch, err)
+			l.fail(batch, err, l.wedged)
 		}
 		clear(batch) // let finished requests and their records be collected
 	}
@@ -319,8 +369,14 @@ func (l *Log) run() {
 // commit writes batch, rolling to a new segment where the next request
 // would take the current one past SegmentBytes. Requests are acknowledged
 // as each segment's part is synced; on error the requests not yet
-// acknowledged are left for fail.
-func (l *Log) commit(batch []*request) error {
+// acknowledged are left for fail, and their LSNs are free again (no reader
+// nor caller has seen them).
+func (l *Log) commit(batch []*request) (err error) {
+	defer func() {
+		if err != nil {
+			l.nextW = l.act.next()
+		}
+	}()
 	buf := l.buf[:0]
 	defer func() { l.buf = buf[:0] }()
 	var (
@@ -359,13 +415,13 @@ func (l *Log) commit(batch []*request) error {
 // readers, and wakes its callers.
 func (l *Log) flush(reqs []*request, buf []byte, marks []int64, recs uint64) error {
 	if _, err := l.wf.WriteAt(buf, l.act.size); err != nil {
-		return fmt.Errorf("wal: write %s: %w", l.act.path, err)
+		return l.undo(fmt.Errorf("wal: write %s: %w", l.act.path, err))
 	}
 	if l.afterWrite != nil {
 		l.afterWrite()
 	}
 	if err := l.sync(l.wf); err != nil {
-		return fmt.Errorf("wal: sync %s: %w", l.act.path, err)
+		return l.undo(fmt.Errorf("wal: sync %s: %w", l.act.path, err))
 	}
 	if l.afterSync != nil {
 		l.afterSync(l.nextW)
@@ -398,25 +454,49 @@ func (l *Log) flush(reqs []*request, buf []byte, marks []int64, recs uint64) err
 	return nil
 }
 
-// fail ends the log's writing life: the state of a file after a failed write
-// or sync is unknown (a retried fsync can report success for lost pages), so
-// the remaining requests and all later ones get the error, and the next
-// Open decides from what is on disk.
-func (l *Log) fail(batch []*request, err error) {
-	l.mu.Lock()
-	if l.err == nil {
-		l.err = err
+// undo cuts a failed chunk off the segment and makes the cut durable, so
+// that nothing of the calls about to fail is found by a later Open and the
+// log can go on. After a failed sync the pages' state is unknown (a retried
+// fsync can report success for lost pages), but every acknowledged byte was
+// synced by an earlier, successful call, and the failed ones are cut away.
+// If the cut fails, the log is wedged.
+func (l *Log) undo(err error) error {
+	terr := l.wf.Truncate(l.act.size)
+	if terr == nil {
+		terr = l.sync(l.wf)
 	}
-	rest := l.pending
-	l.pending = nil
-	l.pendingBytes = 0
-	close(l.notify) // wake Wait callers so they see the error
-	l.notify = make(chan struct{})
-	l.mu.Unlock()
-	for _, r := range append(batch, rest...) {
-		if r.recs == nil {
-			continue // already acknowledged
+	if terr != nil {
+		l.wedged = true
+		return fmt.Errorf("%w; cutting it off failed too: %v", err, terr)
+	}
+	return err
+}
+
+// fail gives err to the requests of batch not yet acknowledged. When sticky
+// (a failure undo could not clean up), it ends the log's writing life: the
+// remaining requests and all later ones get the error, and the next Open
+// decides from what is on disk.
+func (l *Log) fail(batch []*request, err error, sticky bool) {
+	var failed []*request
+	l.mu.Lock()
+	for _, r := range batch {
+		if r.recs != nil { // acknowledged ones have none
+			failed = append(failed, r)
+			l.pendingBytes -= r.size
 		}
+	}
+	if sticky {
+		if l.err == nil {
+			l.err = err
+		}
+		failed = append(failed, l.pending...)
+		l.pending = nil
+		l.pendingBytes = 0
+		close(l.notify) // wake Wait callers so they see the error
+		l.notify = make(chan struct{})
+	}
+	l.mu.Unlock()
+	for _, r := range failed {
 		r.first, r.last, r.err = 0, 0, err
 		close(r.done)
 	}
@@ -427,19 +507,27 @@ func (l *Log) fail(batch []*request, err error) {
 // a crash could lose.
 func (l *Log) roll() error {
 	s := &segment{first: l.nextW, path: segPath(l.dir, l.nextW)}
-	wf, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	wf, err := l.opt.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("wal: new segment: %w", err)
 	}
-	if s.rf, err = os.Open(s.path); err != nil {
+	// undo removes the new, empty file so a later roll can create it again.
+	undo := func(err error) error {
 		wf.Close()
+		if s.rf != nil {
+			s.rf.Close()
+		}
+		if rerr := os.Remove(s.path); rerr != nil {
+			l.wedged = true
+		}
 		return fmt.Errorf("wal: new segment: %w", err)
+	}
+	if s.rf, err = os.Open(s.path); err != nil {
+		return undo(err)
 	}
 	if !l.opt.NoSync {
 		if err := syncDir(l.dir); err != nil {
-			wf.Close()
-			s.rf.Close()
-			return fmt.Errorf("wal: new segment: %w", err)
+			return undo(err)
 		}
 	}
 	if l.wf != nil {

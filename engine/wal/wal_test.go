@@ -216,36 +216,41 @@ func lastSegment(t *testing.T, dir string) string {
 	return last
 }
 
+// TestTornTailIsCut: what an interrupted write leaves at the end of the
+// newest segment is cut silently (Repaired); what only damage to written
+// bytes can leave there is quarantined and reported as a damaged Gap. In
+// both cases the LSNs the cut bytes could hold are never handed out again.
 func TestTornTailIsCut(t *testing.T) {
 	const lastRecs = 4 // the final Append's records, all dropped by a tear in any of them
 	cases := []struct {
 		name    string
 		damage  func(t *testing.T, path string, size, lastStart int64)
 		keepAll bool // damage is past the last good record: nothing is lost
+		damaged bool // not a shape a crash leaves
 	}{
 		{"truncated mid-record", func(t *testing.T, p string, size, _ int64) {
 			must(t, os.Truncate(p, size-5))
-		}, false},
+		}, false, false},
 		{"truncated mid-header", func(t *testing.T, p string, _, lastStart int64) {
 			must(t, os.Truncate(p, lastStart+3))
-		}, false},
+		}, false, false},
 		{"torn inside a multi-record Append", func(t *testing.T, p string, _, lastStart int64) {
 			// Ends after the first two records of the final Append: they are
 			// whole and valid, and still must go with the rest of their call.
 			must(t, os.Truncate(p, lastStart+2*(headerSize+100)+headerSize+10))
-		}, false},
-		{"flipped byte in last record", func(t *testing.T, p string, size, _ int64) {
-			flipByte(t, p, size-1)
-		}, false},
-		{"garbage appended", func(t *testing.T, p string, _, _ int64) {
-			appendFile(t, p, []byte("\x17\x00\x00\x00garbage that is not a record"))
-		}, true},
+		}, false, false},
 		{"zeros appended", func(t *testing.T, p string, _, _ int64) {
 			appendFile(t, p, make([]byte, 4096))
-		}, true},
+		}, true, false},
+		{"flipped byte in last record", func(t *testing.T, p string, size, _ int64) {
+			flipByte(t, p, size-1)
+		}, false, true},
+		{"garbage appended", func(t *testing.T, p string, _, _ int64) {
+			appendFile(t, p, []byte("\x17\x00\x00\x00garbage that is not a record"))
+		}, true, true},
 		{"huge length appended", func(t *testing.T, p string, _, _ int64) {
 			appendFile(t, p, []byte{0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5})
-		}, true},
+		}, true, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -271,31 +276,52 @@ func TestTornTailIsCut(t *testing.T) {
 				}
 			}
 			c.damage(t, path, size, lastStart)
+			orig, err := os.ReadFile(path)
+			must(t, err)
 
 			l = openT(t, dir, o)
-			rep := l.Repaired()
-			if rep == nil || rep.Segment != path {
-				t.Fatalf("Repaired() = %+v, want a cut of %s", rep, path)
-			}
 			wantOff := lastStart
 			if c.keepAll {
 				wantOff = size
 			}
-			if rep.Offset != wantOff {
-				t.Fatalf("cut at %d, want %d (%s)", rep.Offset, wantOff, rep.Reason)
+			rep := l.Repaired()
+			if c.damaged != (rep == nil) {
+				t.Fatalf("Repaired() = %+v, want a cut: %v", rep, !c.damaged)
+			}
+			if rep != nil && (rep.Segment != path || rep.Offset != wantOff) {
+				t.Fatalf("Repaired() = %+v, want a cut of %s at %d", rep, path, wantOff)
+			}
+			gaps := l.Gaps()
+			if len(gaps) != 1 {
+				t.Fatalf("Gaps() = %+v, want one", gaps)
+			}
+			g := gaps[0]
+			cutFrom := want[len(want)-1].lsn + 1
+			if g.Damaged != c.damaged || !g.New || g.From != cutFrom || g.To <= g.From || g.Offset != wantOff || g.Segment != filepath.Base(path) {
+				t.Fatalf("gap %+v, want damaged %v from LSN %d at offset %d", g, c.damaged, cutFrom, wantOff)
+			}
+			if c.damaged {
+				q, err := os.ReadFile(filepath.Join(dir, g.Quarantine))
+				if err != nil || !bytes.Equal(q, orig) {
+					t.Fatalf("quarantined copy %s: %v (same bytes as found: %v)", g.Quarantine, err, bytes.Equal(q, orig))
+				}
 			}
 			got, _ := readAll(t, l, 1)
 			checkEntries(t, got, want)
-			// Appends continue right after the last good record…
-			if l.Next() != want[len(want)-1].lsn+1 {
-				t.Fatalf("Next %d after repair, want %d", l.Next(), want[len(want)-1].lsn+1)
+			// Appends continue past every LSN the cut bytes could hold…
+			if l.Next() != g.To {
+				t.Fatalf("Next %d after the cut, want %d", l.Next(), g.To)
 			}
-			want = append(want, appendN(t, l, 100, 10)...)
+			more := appendN(t, l, 100, 10)
+			want = append(want, more...)
 			must(t, l.Close())
-			// …and the repaired log reopens clean.
+			// …and the log reopens clean, still reporting the gap.
 			l = openT(t, dir, o)
 			if l.Repaired() != nil {
 				t.Fatalf("second Open repaired again: %+v", l.Repaired())
+			}
+			if gaps := l.Gaps(); len(gaps) != 1 || gaps[0].New || gaps[0].From != g.From || gaps[0].To != g.To {
+				t.Fatalf("second Open: gaps %+v, want the first one, not new", gaps)
 			}
 			got, _ = readAll(t, l, 1)
 			checkEntries(t, got, want)
@@ -303,11 +329,15 @@ func TestTornTailIsCut(t *testing.T) {
 	}
 }
 
-func TestCorruptEarlierSegmentIsError(t *testing.T) {
-	setup := func(t *testing.T) (string, []string) {
+// TestDamageEarlierSegmentIsQuarantined: only the newest segment is written,
+// so anything wrong in an earlier one is damage: the segment is copied
+// aside, cut at its valid prefix, and the exact LSNs lost are reported; the
+// rest of the log stays readable and is not renumbered.
+func TestDamageEarlierSegmentIsQuarantined(t *testing.T) {
+	setup := func(t *testing.T) (string, []string, []entry) {
 		dir := t.TempDir()
 		l := openT(t, dir, Options{SegmentBytes: 1024, NoSync: true})
-		appendN(t, l, 0, 60)
+		want := appendN(t, l, 0, 60)
 		must(t, l.Close())
 		var segs []string
 		ents, _ := os.ReadDir(dir)
@@ -319,32 +349,76 @@ func TestCorruptEarlierSegmentIsError(t *testing.T) {
 		if len(segs) < 4 {
 			t.Fatalf("%d segments, want at least 4", len(segs))
 		}
-		return dir, segs
+		return dir, segs, want
+	}
+	first := func(path string) LSN {
+		n, _ := parseSegName(filepath.Base(path))
+		return n
+	}
+	// check opens dir and wants one damaged gap [from, to) and every other
+	// record read back at its LSN.
+	check := func(t *testing.T, dir string, want []entry, from, to LSN, quarantine bool) {
+		t.Helper()
+		l := openT(t, dir, Options{NoSync: true})
+		gaps := l.Gaps()
+		if len(gaps) != 1 || !gaps[0].Damaged || gaps[0].From != from || gaps[0].To != to || gaps[0].Records != uint64(to-from) {
+			t.Fatalf("gaps %+v, want one damaged gap %d-%d", gaps, from, to)
+		}
+		if q := gaps[0].Quarantine; quarantine != (q != "") {
+			t.Fatalf("quarantined copy %q, want one: %v", q, quarantine)
+		} else if _, err := os.Stat(filepath.Join(dir, q)); q != "" && err != nil {
+			t.Fatalf("quarantined copy %q: %v", gaps[0].Quarantine, err)
+		}
+		var kept []entry
+		for _, e := range want {
+			if e.lsn < from || e.lsn >= to {
+				kept = append(kept, e)
+			}
+		}
+		got, _ := readAll(t, l, 1)
+		checkEntries(t, got, kept)
+		if !l.Missing(from, to) || l.Missing(from-1, to) {
+			t.Fatalf("Missing(%d, %d) wrong", from, to)
+		}
+		next := l.Next()
+		if next != want[len(want)-1].lsn+1 {
+			t.Fatalf("Next %d, want %d", next, want[len(want)-1].lsn+1)
+		}
+		must(t, l.Close())
 	}
 	t.Run("flipped byte", func(t *testing.T) {
-		dir, segs := setup(t)
+		dir, segs, want := setup(t)
 		flipByte(t, segs[1], 20)
-		if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("Open: %v, want ErrCorrupt", err)
-		}
+		check(t, dir, want, first(segs[1]), first(segs[2]), true)
 	})
 	t.Run("torn tail of a sealed segment", func(t *testing.T) {
-		dir, segs := setup(t)
+		dir, segs, want := setup(t)
 		fi, _ := os.Stat(segs[0])
 		must(t, os.Truncate(segs[0], fi.Size()-1))
-		if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("Open: %v, want ErrCorrupt", err)
+		// The whole last Append of the segment goes: find its first LSN.
+		var lastFirst LSN
+		for a, lsn := 0, LSN(1); lsn < first(segs[1]); a++ {
+			lastFirst = lsn
+			lsn += LSN(1 + a%5)
 		}
+		check(t, dir, want, lastFirst, first(segs[1]), true)
 	})
 	t.Run("missing segment", func(t *testing.T) {
-		dir, segs := setup(t)
+		dir, segs, want := setup(t)
 		must(t, os.Remove(segs[2]))
+		check(t, dir, want, first(segs[2]), first(segs[3]), false)
+	})
+	t.Run("overlapping segments refuse to open", func(t *testing.T) {
+		dir, segs, _ := setup(t)
+		b, err := os.ReadFile(segs[2])
+		must(t, err)
+		must(t, os.WriteFile(segPath(dir, first(segs[2])-1), b, 0o600))
 		if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("Open: %v, want ErrCorrupt", err)
 		}
 	})
 	t.Run("Read finds damage", func(t *testing.T) {
-		dir, segs := setup(t)
+		dir, segs, _ := setup(t)
 		l := openT(t, dir, Options{NoSync: true})
 		flipByte(t, segs[0], 20)
 		if _, err := l.Read(1, func(LSN, []byte) error { return nil }); !errors.Is(err, ErrCorrupt) {
