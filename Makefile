@@ -66,9 +66,9 @@ ROUNDS ?= 5
 bench-compare: build tools ## ocsfmap run vs DuckDB, same mapping and input, side by side: ratios (N, DAYS, ROUNDS, ORDERED=1, BASE)
 	cmd/bench-compare/compare.sh -n $(N) -days $(DAYS) -rounds $(ROUNDS) $(if $(ORDERED),-ordered)
 
-OCSF_SCHEMA_SRC ?= ../shared/ocsf-schema
+OCSF_SCHEMA_SRC ?= schemas/ocsf/source
 
-schemas: ## regenerate schemas/ocsf from the OCSF source data (OCSF_SCHEMA_SRC, default ../shared/ocsf-schema)
+schemas: ## regenerate schemas/ocsf from the OCSF source data (OCSF_SCHEMA_SRC, default schemas/ocsf/source)
 	$(GO) run ./cmd/ocsf-schemagen -src $(OCSF_SCHEMA_SRC) -out schemas
 
 lint: ## gofmt and go vet

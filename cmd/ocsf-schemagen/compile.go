@@ -14,8 +14,8 @@ import (
 	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 )
 
-// The merge rules follow the source data's README (ocsf-schema/README.md in
-// the project's shared folder), which restates what ocsf-server
+// The merge rules follow the source data's README
+// (schemas/ocsf/source/README.md), which restates what ocsf-server
 // (lib/schema/cache.ex, json_reader.ex, utils.ex) does. Source
 // items are kept as generic JSON maps until the end, because the rules are
 // deep merges of arbitrary keys; only the final attributes are typed.
@@ -40,8 +40,8 @@ type source struct {
 }
 
 // compileVersion reads one version folder and returns its catalog: every
-// concrete class of the findings category and every object they reach.
-func compileVersion(root string) (*ocsf.Catalog, error) {
+// concrete event class and every object they reach.
+func compileVersion(root string) (*ocsf.File, error) {
 	s := &source{
 		root: root, objects: map[string]jmap{}, classes: map[string]jmap{}, profiles: map[string]jmap{},
 		files: map[string]jmap{}, resolvedObjects: map[string]jmap{}, resolvedClasses: map[string]jmap{},
@@ -455,31 +455,34 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// catalog builds the compact catalog of the findings classes.
-func (s *source) catalog() (*ocsf.Catalog, error) {
-	cat := &ocsf.Catalog{Version: s.version, Classes: map[string]*ocsf.Class{}, Objects: map[string]*ocsf.Object{}}
+// catalog builds the compact catalog of every concrete event class (those
+// with a uid, and base_event: ocsf-server's class 0 of category "other")
+// and every object they reach.
+func (s *source) catalog() (*ocsf.File, error) {
+	cat := &ocsf.File{Version: s.version, Classes: map[string]*ocsf.Class{}, Objects: map[string]*ocsf.Object{}}
 	cat.Profiles = sortedKeys(s.profiles)
-	findings := asMap(s.categories["findings"])
-	if findings == nil {
-		return nil, fmt.Errorf("categories.json: no findings category")
+	types, err := s.scalarTypes()
+	if err != nil {
+		return nil, err
 	}
-	catUID := toInt(findings["uid"])
-	catCaption, _ := findings["caption"].(string)
-
+	cat.Types = types
 	var pending []string
 	for _, name := range sortedKeys(s.classes) {
-		if uid, ok := s.classes[name]["uid"]; !ok || uid == nil {
-			continue // abstract (finding, findings, base_event has no uid in some versions)
+		uid, ok := s.classes[name]["uid"]
+		if (!ok || uid == nil) && name != baseEvent {
+			continue // abstract (finding, findings, the category bases)
 		}
 		r, err := s.resolve("class", name)
 		if err != nil {
 			return nil, err
 		}
-		if r["category"] != "findings" {
-			continue
+		catName, _ := r["category"].(string)
+		catUID, catCaption, err := s.category(catName)
+		if err != nil {
+			return nil, fmt.Errorf("class %s: %w", name, err)
 		}
 		cls := &ocsf.Class{
-			Name: name, UID: catUID*1000 + toInt(s.classes[name]["uid"]), CategoryUID: catUID, CategoryName: catCaption,
+			Name: name, UID: catUID*1000 + toInt(uid), CategoryUID: catUID, CategoryName: catCaption,
 			Profiles: profileList(r), Constraints: constraints(r), Deprecated: deprecation(r),
 		}
 		cls.Caption, _ = r["caption"].(string)
@@ -493,7 +496,7 @@ func (s *source) catalog() (*ocsf.Catalog, error) {
 		pending = append(pending, objs...)
 	}
 	if len(cat.Classes) == 0 {
-		return nil, fmt.Errorf("no findings classes")
+		return nil, fmt.Errorf("no event classes")
 	}
 	for len(pending) > 0 {
 		name := pending[len(pending)-1]
@@ -521,6 +524,49 @@ func (s *source) catalog() (*ocsf.Catalog, error) {
 		}
 	}
 	return cat, nil
+}
+
+// scalarTypes returns dictionary.json's scalar types with what each
+// constrains (regex, max_len, range), as the version writes them.
+func (s *source) scalarTypes() (map[string]*ocsf.Type, error) {
+	out := map[string]*ocsf.Type{}
+	for _, name := range sortedKeys(s.types) {
+		m := asMap(s.types[name])
+		t := &ocsf.Type{}
+		t.Base, _ = m["type"].(string)
+		t.Regex, _ = m["regex"].(string)
+		if n, ok := m["max_len"]; ok {
+			t.MaxLen = int(toInt(n))
+		}
+		if r := asSlice(m["range"]); r != nil {
+			if len(r) != 2 {
+				return nil, fmt.Errorf("type %s: range %v is not [low, high]", name, r)
+			}
+			t.Range = []int64{toInt(r[0]), toInt(r[1])}
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// baseEvent is the generic event class: it has no uid in the source and
+// belongs to no category of categories.json; ocsf-server lists it as class 0
+// of category 0, "Other".
+const baseEvent = "base_event"
+
+// category returns a category's uid and caption.
+func (s *source) category(name string) (int64, string, error) {
+	if name == "other" {
+		if _, defined := s.categories[name]; !defined {
+			return 0, "Other", nil
+		}
+	}
+	c := asMap(s.categories[name])
+	if c == nil {
+		return 0, "", fmt.Errorf("category %q is not in categories.json", name)
+	}
+	caption, _ := c["caption"].(string)
+	return toInt(c["uid"]), caption, nil
 }
 
 // classifyUIDs applies rule 6: class_uid and category_uid become the single

@@ -166,11 +166,14 @@ func branches(v any) []string {
 	return out
 }
 
+// sourceDir is the OCSF source data the tests read: the copy the
+// repository carries (schemas/ocsf/source, make schemas' default), or
+// OCSF_SCHEMA_SRC.
 func sourceDir(t *testing.T) string {
 	t.Helper()
 	src := os.Getenv("OCSF_SCHEMA_SRC")
 	if src == "" {
-		src = filepath.Join("..", "..", "..", "shared", "ocsf-schema")
+		src = filepath.Join("..", "..", "schemas", "ocsf", "source")
 	}
 	if _, err := os.Stat(filepath.Join(src, "1.1.0")); err != nil {
 		t.Fatalf("OCSF source data not found (%v): set OCSF_SCHEMA_SRC", err)

@@ -1,15 +1,16 @@
 // Command ocsf-schemagen compiles the OCSF source data (the ocsf-schema
-// repository's files for each version, given with -src)
-// into the artifacts the engine embeds: per version, schemas/ocsf/<version>/
-// catalog.json (the compact catalog engine/ocsf loads) and one
-// <class>.schema.json per Findings class (every profile applied).
+// repository's files for each version, given with -src; the repository
+// carries them in schemas/ocsf/source) into the artifacts the engine
+// embeds: per version, schemas/ocsf/<version>/ catalog.json with
+// classes/<class>.json and objects/<object>.json (the compact catalog
+// engine/ocsf loads: every event class, every object they reach, the
+// scalar types) and one <class>.schema.json per event class (every profile
+// applied).
 //
-//	make schemas   # go run ./cmd/ocsf-schemagen -src <ocsf source folder> -out schemas
+//	make schemas   # go run ./cmd/ocsf-schemagen -src schemas/ocsf/source -out schemas
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"testing/fstest"
 
 	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 )
@@ -54,7 +56,11 @@ func run(src, out string, versions []string) error {
 			return err
 		}
 		for _, name := range sortedKeys(files) {
-			if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
+			file := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(file, files[name], 0o644); err != nil {
 				return err
 			}
 		}
@@ -65,19 +71,27 @@ func run(src, out string, versions []string) error {
 
 // generate compiles one version and returns its files by name.
 func generate(src, version string) (map[string][]byte, error) {
-	cat, err := compileVersion(filepath.Join(src, version))
+	f, err := compileVersion(filepath.Join(src, version))
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", version, err)
 	}
-	if cat.Version != version {
-		return nil, fmt.Errorf("compile %s: version.json says %s", version, cat.Version)
+	if f.Version != version {
+		return nil, fmt.Errorf("compile %s: version.json says %s", version, f.Version)
 	}
-	files := map[string][]byte{}
-	b, err := encodeCatalog(cat)
+	files, err := f.Encode()
 	if err != nil {
-		return nil, fmt.Errorf("encode %s catalog: %w", version, err)
+		return nil, err
 	}
-	files["catalog.json"] = b
+	// The schemas come from the catalog as the engine reads it, so they are
+	// what the engine validates against.
+	fsys := fstest.MapFS{}
+	for name, b := range files {
+		fsys[name] = &fstest.MapFile{Data: b}
+	}
+	cat, err := ocsf.Open(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("read %s catalog: %w", version, err)
+	}
 	for _, name := range cat.ClassNames() {
 		s, err := cat.JSONSchema(name, nil)
 		if err != nil {
@@ -86,17 +100,4 @@ func generate(src, version string) (map[string][]byte, error) {
 		files[path.Base(name)+".schema.json"] = s
 	}
 	return files, nil
-}
-
-// encodeCatalog writes the catalog with sorted keys (encoding/json sorts map
-// keys) and one level of indentation per nesting, without HTML escaping.
-func encodeCatalog(c *ocsf.Catalog) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(c); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

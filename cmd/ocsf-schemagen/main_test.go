@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,34 +12,29 @@ import (
 // generator produces now: nobody hand-edits generated files, and a change
 // to the generator or the engine's JSON Schema encoder needs `make schemas`.
 func TestCommittedUpToDate(t *testing.T) {
-	// The OCSF source data lives beside the repository in the workspace
-	// (make schemas reads it from there too); OCSF_SCHEMA_SRC overrides.
-	src := os.Getenv("OCSF_SCHEMA_SRC")
-	if src == "" {
-		src = filepath.Join("..", "..", "..", "shared", "ocsf-schema")
-	}
-	if _, err := os.Stat(filepath.Join(src, "1.1.0")); err != nil {
-		t.Fatalf("OCSF source data not found (%v): clone next to the workspace's shared/ folder, or set OCSF_SCHEMA_SRC", err)
-	}
+	src := sourceDir(t)
 	committed := filepath.Join("..", "..", "schemas", "ocsf")
 	for _, v := range defaultVersions {
 		files, err := generate(src, v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries, err := os.ReadDir(filepath.Join(committed, v))
+		dir := filepath.Join(committed, v)
+		err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			if _, ok := files[filepath.ToSlash(rel)]; !ok {
+				t.Errorf("%s/%s is committed but not generated (run make schemas)", v, filepath.ToSlash(rel))
+			}
+			return nil
+		})
 		if err != nil {
 			t.Fatalf("%s: %v (run make schemas)", v, err)
 		}
-		onDisk := map[string]bool{}
-		for _, e := range entries {
-			onDisk[e.Name()] = true
-			if _, ok := files[e.Name()]; !ok {
-				t.Errorf("%s/%s is committed but not generated (run make schemas)", v, e.Name())
-			}
-		}
 		for name, want := range files {
-			got, err := os.ReadFile(filepath.Join(committed, v, name))
+			got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 			if err != nil {
 				t.Errorf("%s/%s: %v (run make schemas)", v, name, err)
 				continue

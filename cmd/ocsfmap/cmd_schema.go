@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/ocsfmap/ocsfmap/engine/columnar"
 	"github.com/ocsfmap/ocsfmap/engine/ocsf"
@@ -14,7 +16,7 @@ import (
 func init() {
 	register(command{
 		name:    "schema",
-		summary: "print an OCSF class's JSON Schema, or a mapping's Arrow schema / Glue DDL (-m)",
+		summary: "list OCSF classes, print a class's JSON Schema, or a mapping's Arrow schema / Glue DDL (-m)",
 		run:     runSchema,
 	})
 }
@@ -23,14 +25,17 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var version, class, profiles, mapping, format string
+	var list bool
 	fs.StringVar(&version, "ocsf", "", "OCSF version, e.g. 1.1.0 (embedded: "+strings.Join(ocsf.Versions(), ", ")+")")
 	fs.StringVar(&class, "class", "", "OCSF class name, e.g. security_finding")
+	fs.BoolVar(&list, "list", false, "list the classes of --ocsf VERSION (default: of every embedded version): uid, name, caption, category")
 	fs.StringVar(&profiles, "profiles", "", "comma-separated profiles to apply (default: every profile, like ocsf-server)")
 	fs.StringVar(&mapping, "m", "", "mapping file: print the schema of its output")
 	fs.StringVar(&mapping, "mapping", "", "same as -m")
 	fs.StringVar(&format, "format", "arrow", "with -m: arrow (the Parquet files' schema), glue (Athena/Glue DDL) or json (the JSON Schema records are validated against)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ocsfmap schema --ocsf VERSION --class CLASS [--profiles p1,p2]")
+		fmt.Fprintln(stderr, "usage: ocsfmap schema --list [--ocsf VERSION]")
+		fmt.Fprintln(stderr, "       ocsfmap schema --ocsf VERSION --class CLASS [--profiles p1,p2]")
 		fmt.Fprintln(stderr, "       ocsfmap schema -m MAPPING [--format arrow|glue|json]")
 		fs.PrintDefaults()
 	}
@@ -42,6 +47,12 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if list {
+		if mapping != "" || class != "" || profiles != "" {
+			return usagef("--list cannot be combined with -m, --class or --profiles")
+		}
+		return listClasses(version, stdout)
 	}
 	if mapping != "" {
 		if version != "" || class != "" || profiles != "" {
@@ -91,6 +102,40 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = stdout.Write(b)
 	return err
+}
+
+// listClasses prints the classes of a version (every embedded version when
+// version is ""), by class_uid: uid, name, caption and category.
+func listClasses(version string, stdout io.Writer) error {
+	versions := ocsf.Versions()
+	if version != "" {
+		versions = []string{version}
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for i, v := range versions {
+		cat, err := ocsf.Load(v)
+		if err != nil {
+			return usageError{err}
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "OCSF %s\nCLASS_UID\tCLASS\tCAPTION\tCATEGORY\n", v)
+		var classes []*ocsf.Class
+		for _, name := range cat.ClassNames() {
+			cl, _ := cat.Class(name)
+			classes = append(classes, cl)
+		}
+		sort.Slice(classes, func(i, j int) bool { return classes[i].UID < classes[j].UID })
+		for _, cl := range classes {
+			caption := cl.Caption
+			if cl.Deprecated != nil {
+				caption += " (deprecated)"
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s\t%d %s\n", cl.UID, cl.Name, caption, cl.CategoryUID, cl.CategoryName)
+		}
+	}
+	return w.Flush()
 }
 
 // printMappingSchema prints the schema of what a mapping writes: the Arrow

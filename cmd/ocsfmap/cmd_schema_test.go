@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -27,12 +28,48 @@ func TestSchemaCommand(t *testing.T) {
 		{[]string{"schema", "-m", "x.yaml", "--ocsf", "1.1.0"}, 2, "", "cannot be combined"},
 		{[]string{"schema", "--ocsf", "1.1.0", "--class", "security_finding", "--format", "glue"}, 2, "", "--format needs -m"},
 		{[]string{"schema", "--nope"}, 2, "", "flag provided but not defined"},
+		{[]string{"schema", "--ocsf", "1.1.0", "--class", "api_activity"}, 0, `"$id": "https://schema.ocsf.io/schema/1.1.0/classes/api_activity"`, ""},
+		{[]string{"schema", "--list", "--ocsf", "9.9.9"}, 2, "", `version "9.9.9" is not embedded`},
+		{[]string{"schema", "--list", "--class", "api_activity"}, 2, "", "--list cannot be combined"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
 		status := run(tt.args, &out, &errb)
 		if status != tt.status || !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errb.String(), tt.stderr) {
 			t.Errorf("%v: status %d, stdout %.80q, stderr %q; want %d, %q, %q", tt.args, status, out.String(), errb.String(), tt.status, tt.stdout, tt.stderr)
+		}
+	}
+}
+
+// TestSchemaList checks that --list shows every event class of a version,
+// not only the Findings, with its uid and category.
+func TestSchemaList(t *testing.T) {
+	var out, errb bytes.Buffer
+	if status := run([]string{"schema", "--list", "--ocsf", "1.1.0"}, &out, &errb); status != 0 {
+		t.Fatalf("status %d: %s", status, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if lines[0] != "OCSF 1.1.0" || len(lines) != 2+44 {
+		t.Fatalf("want a heading, a header and the 44 classes of 1.1.0 (43 with a uid and base_event), got %d lines:\n%s", len(lines), out.String())
+	}
+	for _, want := range []string{
+		`0 +base_event +Base Event +0 Other`,
+		`2001 +security_finding +Security Finding \(deprecated\) +2 Findings`,
+		`2004 +detection_finding +Detection Finding +2 Findings`,
+		`3002 +authentication +Authentication +3 Identity & Access Management`,
+		`6003 +api_activity +API Activity +6 Application Activity`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(out.String()) {
+			t.Errorf("no line %q in\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if status := run([]string{"schema", "--list"}, &out, &errb); status != 0 {
+		t.Fatalf("status %d: %s", status, errb.String())
+	}
+	for _, v := range []string{"1.0.0-rc.2", "1.0.0", "1.1.0", "1.3.0", "1.8.0"} {
+		if !strings.Contains(out.String(), "OCSF "+v+"\n") {
+			t.Errorf("--list alone: no section for %s", v)
 		}
 	}
 }

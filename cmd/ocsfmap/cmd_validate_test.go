@@ -305,3 +305,29 @@ func TestValidateShippedLakes(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateTypedScalars: issue 19's typed values, in a record that is
+// otherwise valid, are each a problem of rule ocsf_type.
+func TestValidateTypedScalars(t *testing.T) {
+	recs, _, code := ocsfmap(t, nil, "map", "-m", mapping130, "../../testdata/dspm/sample.ndjson")
+	if code != 0 {
+		t.Fatalf("map: exit %d", code)
+	}
+	first := strings.SplitAfter(recs, "\n")[0]
+	bad := filepath.Join(t.TempDir(), "bad.ndjson")
+	typed := `{"src_endpoint":{"ip":"ec2.amazonaws.com","port":70000,"mac":"not-a-mac"},`
+	os.WriteFile(bad, []byte(strings.Replace(first, "{", typed, 1)), 0o644)
+	stdout, stderr, code := ocsfmap(t, nil, "validate", bad)
+	for _, want := range []string{
+		bad + `:1: /src_endpoint/ip: ocsf_type: "ec2.amazonaws.com" is not a valid ip_t (an IPv4 or IPv6 address)`,
+		bad + `:1: /src_endpoint/mac: ocsf_type: "not-a-mac" is not a valid mac_t`,
+		bad + `:1: /src_endpoint/port: ocsf_type: 70000 is not a valid port_t (an integer from 0 to 65535)`,
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no line %q", want)
+		}
+	}
+	if code != 1 || !strings.Contains(stderr, "1 invalid, 3 problems") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}

@@ -77,7 +77,10 @@ var faults = []fault{
 	{"unknown attribute", func(r map[string]any) { r["colour"] = "red" }, []string{"additionalProperties /colour"}},
 	{"unknown version", func(r map[string]any) { r["metadata"].(map[string]any)["version"] = "1.2.3-beta" }, []string{"version /metadata/version"}},
 	{"time_dt", func(r map[string]any) { r["time_dt"] = "2001-01-01T00:00:00.000Z" }, []string{"time_dt /time_dt"}},
-	{"class", func(r map[string]any) { r["class_uid"] = json.Number("3002") }, []string{"class /class_uid"}},
+	{"class", func(r map[string]any) { r["class_uid"] = json.Number("9999") }, []string{"class /class_uid"}},
+	{"ocsf_type", func(r map[string]any) {
+		r["src_endpoint"] = map[string]any{"ip": "ec2.amazonaws.com", "port": json.Number("70000"), "mac": "not-a-mac"}
+	}, []string{"ocsf_type /src_endpoint/ip", "ocsf_type /src_endpoint/mac", "ocsf_type /src_endpoint/port"}},
 }
 
 // TestFaultCorpus mixes valid records of two versions and classes with
@@ -192,7 +195,7 @@ func TestOptionsErrors(t *testing.T) {
 	}{
 		{Options{Version: "9.9"}, "--ocsf 9.9: not an OCSF version"},
 		{Options{Version: "1.1.0", Class: "data_security_finding"}, "--class data_security_finding: OCSF 1.1.0 has no such class"},
-		{Options{Class: "authentication"}, "--class authentication: no such class"},
+		{Options{Class: "no_such_class"}, "--class no_such_class: no such class"},
 		{Options{Version: "1.3.0", Profiles: []string{"clud"}}, `OCSF 1.3.0 has no profile "clud"`},
 	} {
 		_, err := New(tc.opts, func(Problem) {})

@@ -131,7 +131,7 @@ func rehydrate(cat *ocsf.Catalog, attrs map[string]*ocsf.Attr, m map[string]any)
 		if a == nil || a.BaseType != ocsf.ObjectType {
 			continue
 		}
-		o, ok := cat.Objects[a.Object]
+		o, ok := cat.Object(a.Object)
 		if !ok || len(o.Attrs) == 0 {
 			m[k] = parseJSONValue(v)
 			continue
@@ -252,7 +252,7 @@ func unknownColumns(path string, schema *arrow.Schema, cat *ocsf.Catalog, cl *oc
 					Message: fmt.Sprintf("column %s is not an attribute of %s in OCSF %s", strings.TrimPrefix(ptr+"/"+f.Name, "/"), owner, cat.Version)})
 				continue
 			}
-			o, ok := cat.Objects[a.Object]
+			o, ok := cat.Object(a.Object)
 			if a.BaseType != ocsf.ObjectType || !ok || len(o.Attrs) == 0 {
 				continue // a value, json_t or an open object: no columns below to check
 			}

@@ -79,10 +79,38 @@ type Class struct {
 	Deprecated   *Deprecation     `json:"deprecated,omitempty"`
 }
 
-// Catalog is the compact, description-free form of one OCSF version.
+// File is one OCSF version as cmd/ocsf-schemagen builds it: every event
+// class and every object they reach, in the compact, description-free form
+// the engine reads. Encode turns it into the files Open reads.
+type File struct {
+	Version  string
+	Classes  map[string]*Class
+	Objects  map[string]*Object
+	Profiles []string         // every profile the version defines, sorted
+	Types    map[string]*Type // the scalar types of dictionary.json
+}
+
+// index is a version's catalog.json: what Open reads up front. Each class
+// and object has a file of its own (classes/<name>.json,
+// objects/<name>.json), read when first asked for: a version holds dozens
+// of classes and a mapping uses one, and decoding them all would multiply
+// the time it takes to load a mapping.
+type index struct {
+	Version  string           `json:"version"`
+	Classes  map[int64]string `json:"classes"` // class_uid -> class name
+	Objects  []string         `json:"objects"` // sorted
+	Profiles []string         `json:"profiles"`
+	Types    map[string]*Type `json:"types"`
+}
+
+// Catalog is one OCSF version as Open reads it. It is safe for concurrent
+// use; callers must not modify what it returns.
 type Catalog struct {
-	Version  string             `json:"version"`
-	Classes  map[string]*Class  `json:"classes"`
-	Objects  map[string]*Object `json:"objects"`
-	Profiles []string           `json:"profiles"` // every profile the version defines, sorted
+	Version   string
+	Profiles  []string // every profile the version defines, sorted
+	classUIDs map[int64]string
+	classes   map[string]*lazy[Class]
+	objects   map[string]*lazy[Object]
+	types     map[string]*Type
+	scalars   map[string]*Scalar // the checked types, compiled by Open
 }

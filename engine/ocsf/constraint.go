@@ -23,10 +23,10 @@ type Constraint struct {
 // by both kinds under just_one only. The order is just_one, then
 // at_least_one.
 func (c *Catalog) ConstraintsOf(owner string, profiles []string) []Constraint {
-	if cl, ok := c.Classes[owner]; ok {
+	if cl, ok := c.Class(owner); ok {
 		return constraintsOf(cl.Attrs, cl.Constraints, profiles)
 	}
-	if o, ok := c.Objects[owner]; ok {
+	if o, ok := c.Object(owner); ok {
 		return constraintsOf(o.Attrs, o.Constraints, profiles)
 	}
 	return nil

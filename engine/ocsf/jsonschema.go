@@ -16,7 +16,7 @@ import (
 // where the attribute's own type is exactly integer_t or string_t.
 // The output is deterministic: cmd/ocsf-schemagen writes it as is.
 func (c *Catalog) JSONSchema(class string, profiles []string) ([]byte, error) {
-	cl, ok := c.Classes[class]
+	cl, ok := c.Class(class)
 	if !ok {
 		return nil, fmt.Errorf("ocsf %s: no class %q", c.Version, class)
 	}
@@ -114,7 +114,7 @@ func (c *Catalog) schemaAttr(a *Attr, profiles []string, defs map[string]any) ma
 	case ObjectType:
 		item = map[string]any{"$ref": "#/$defs/" + a.Object}
 		if _, done := defs[a.Object]; !done {
-			o, ok := c.Objects[a.Object]
+			o, ok := c.Object(a.Object)
 			if !ok {
 				o = &Object{Name: a.Object}
 			}

@@ -1,12 +1,14 @@
 package ocsf
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ocsfmap/ocsfmap/engine/internal/memo"
 	"github.com/ocsfmap/ocsfmap/schemas"
@@ -39,36 +41,124 @@ func Load(version string) (*Catalog, error) {
 }
 
 func parseEmbedded(version string) (*Catalog, error) {
-	b, err := fs.ReadFile(schemas.FS, path.Join("ocsf", version, "catalog.json"))
+	fsys, err := fs.Sub(schemas.FS, path.Join("ocsf", version))
+	if err == nil {
+		_, err = fs.Stat(fsys, "catalog.json")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ocsf: version %q is not embedded (have %v): %w", version, Versions(), err)
 	}
-	c, err := Parse(b)
+	c, err := Open(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("ocsf: load %s: %w", version, err)
 	}
 	return c, nil
 }
 
-// Parse decodes a catalog.json and fills in what the file leaves implicit
-// (attribute names from their map keys).
-func Parse(b []byte) (*Catalog, error) {
-	var c Catalog
-	if err := json.Unmarshal(b, &c); err != nil {
+// Encode returns the files of a catalog, by path, as Open reads them:
+// catalog.json, classes/<name>.json and objects/<name>.json, with sorted
+// keys and one space of indentation per level so that diffs stay readable.
+func (f *File) Encode() (map[string][]byte, error) {
+	idx := index{Version: f.Version, Classes: map[int64]string{}, Objects: sortedNames(f.Objects), Profiles: f.Profiles, Types: f.Types}
+	out := map[string][]byte{}
+	for name, cl := range f.Classes {
+		if other, dup := idx.Classes[cl.UID]; dup {
+			return nil, fmt.Errorf("ocsf %s: classes %s and %s have the same class_uid %d", f.Version, other, name, cl.UID)
+		}
+		idx.Classes[cl.UID] = name
+	}
+	put := func(name string, v any) error {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", " ")
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("ocsf %s: encode %s: %w", f.Version, name, err)
+		}
+		out[name] = buf.Bytes()
+		return nil
+	}
+	if err := put("catalog.json", idx); err != nil {
 		return nil, err
 	}
-	if c.Version == "" || len(c.Classes) == 0 {
-		return nil, fmt.Errorf("catalog has no version or no classes")
+	for name, cl := range f.Classes {
+		if err := put(classFile(name), cl); err != nil {
+			return nil, err
+		}
 	}
-	for name, cl := range c.Classes {
-		cl.Name = name
-		fillNames(cl.Attrs)
+	for name, o := range f.Objects {
+		if err := put(objectFile(name), o); err != nil {
+			return nil, err
+		}
 	}
-	for name, o := range c.Objects {
-		o.Name = name
-		fillNames(o.Attrs)
+	return out, nil
+}
+
+func classFile(name string) string  { return "classes/" + name + ".json" }
+func objectFile(name string) string { return "objects/" + name + ".json" }
+
+// Open reads the catalog of one version from a folder holding the files
+// File.Encode writes. Only catalog.json is read now; a class or object is
+// read and decoded when first asked for. Those files are generated and
+// tested (cmd/ocsf-schemagen), so one that is missing or does not decode is
+// a broken build, reported by a panic.
+func Open(fsys fs.FS) (*Catalog, error) {
+	b, err := fs.ReadFile(fsys, "catalog.json")
+	if err != nil {
+		return nil, err
 	}
-	return &c, nil
+	var idx index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("catalog.json: %w", err)
+	}
+	if idx.Version == "" || len(idx.Classes) == 0 {
+		return nil, fmt.Errorf("catalog.json has no version or no classes")
+	}
+	c := &Catalog{
+		Version: idx.Version, Profiles: idx.Profiles, classUIDs: idx.Classes, types: idx.Types,
+		classes: make(map[string]*lazy[Class], len(idx.Classes)), objects: make(map[string]*lazy[Object], len(idx.Objects)),
+	}
+	c.scalars = map[string]*Scalar{}
+	for name, t := range idx.Types {
+		s, err := newScalar(idx.Version, name, t)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			c.scalars[name] = s
+		}
+	}
+	for _, name := range idx.Classes {
+		c.classes[name] = &lazy[Class]{fsys: fsys, file: classFile(name)}
+	}
+	for _, name := range idx.Objects {
+		c.objects[name] = &lazy[Object]{fsys: fsys, file: objectFile(name)}
+	}
+	return c, nil
+}
+
+// lazy is a class or object of a catalog, read on first use.
+type lazy[T any] struct {
+	once sync.Once
+	fsys fs.FS
+	file string
+	v    *T
+}
+
+func (l *lazy[T]) get(version string, fill func(*T)) *T {
+	l.once.Do(func() {
+		b, err := fs.ReadFile(l.fsys, l.file)
+		v := new(T)
+		if err == nil {
+			err = json.Unmarshal(b, v)
+		}
+		if err != nil {
+			panic(fmt.Sprintf("ocsf %s: catalog file %s (run make schemas): %v", version, l.file, err))
+		}
+		fill(v)
+		l.v, l.fsys = v, nil
+	})
+	return l.v
 }
 
 func fillNames(attrs map[string]*Attr) {
@@ -79,31 +169,36 @@ func fillNames(attrs map[string]*Attr) {
 
 // Class returns the class with the given name ("security_finding").
 func (c *Catalog) Class(name string) (*Class, bool) {
-	cl, ok := c.Classes[name]
-	return cl, ok
+	l, ok := c.classes[name]
+	if !ok {
+		return nil, false
+	}
+	return l.get(c.Version, func(cl *Class) { cl.Name = name; fillNames(cl.Attrs) }), true
 }
 
 // ClassByUID returns the class with the given class_uid (2001).
 func (c *Catalog) ClassByUID(uid int64) (*Class, bool) {
-	for _, cl := range c.Classes {
-		if cl.UID == uid {
-			return cl, true
-		}
+	name, ok := c.classUIDs[uid]
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return c.Class(name)
 }
 
 // Object returns the object with the given name ("resource_details").
 func (c *Catalog) Object(name string) (*Object, bool) {
-	o, ok := c.Objects[name]
-	return o, ok
+	l, ok := c.objects[name]
+	if !ok {
+		return nil, false
+	}
+	return l.get(c.Version, func(o *Object) { o.Name = name; fillNames(o.Attrs) }), true
 }
 
 // ClassNames lists the catalog's classes, sorted.
-func (c *Catalog) ClassNames() []string { return sortedNames(c.Classes) }
+func (c *Catalog) ClassNames() []string { return sortedNames(c.classes) }
 
 // ObjectNames lists the catalog's objects, sorted.
-func (c *Catalog) ObjectNames() []string { return sortedNames(c.Objects) }
+func (c *Catalog) ObjectNames() []string { return sortedNames(c.objects) }
 
 func sortedNames[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -142,7 +237,7 @@ func filterAttrs(attrs map[string]*Attr, profiles []string) map[string]*Attr {
 // ClassAttrs returns the class's attributes under a profile selection (nil:
 // every profile), or nil when there is no such class.
 func (c *Catalog) ClassAttrs(class string, profiles []string) map[string]*Attr {
-	cl, ok := c.Classes[class]
+	cl, ok := c.Class(class)
 	if !ok {
 		return nil
 	}
@@ -152,7 +247,7 @@ func (c *Catalog) ClassAttrs(class string, profiles []string) map[string]*Attr {
 // ObjectAttrs returns the object's attributes under a profile selection (nil:
 // every profile), or nil when there is no such object.
 func (c *Catalog) ObjectAttrs(object string, profiles []string) map[string]*Attr {
-	o, ok := c.Objects[object]
+	o, ok := c.Object(object)
 	if !ok {
 		return nil
 	}
@@ -161,10 +256,10 @@ func (c *Catalog) ObjectAttrs(object string, profiles []string) map[string]*Attr
 
 // ownerAttrs returns the attributes of a class, or else of an object, by name.
 func (c *Catalog) ownerAttrs(owner string) (map[string]*Attr, bool) {
-	if cl, ok := c.Classes[owner]; ok {
+	if cl, ok := c.Class(owner); ok {
 		return cl.Attrs, true
 	}
-	if o, ok := c.Objects[owner]; ok {
+	if o, ok := c.Object(owner); ok {
 		return o.Attrs, true
 	}
 	return nil, false

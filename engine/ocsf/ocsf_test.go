@@ -277,3 +277,76 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestEveryEventClass checks that each version carries every event class of
+// its OCSF source, not only the Findings, each found by name and by
+// class_uid, with the category the uid encodes.
+func TestEveryEventClass(t *testing.T) {
+	counts := map[string]int{"1.0.0-rc.2": 29, "1.0.0": 33, "1.1.0": 44, "1.3.0": 65, "1.8.0": 76} // classes with a uid, and base_event
+	for v, n := range counts {
+		c := mustLoad(t, v)
+		if got := len(c.ClassNames()); got != n {
+			t.Errorf("%s: %d classes, want %d", v, got, n)
+		}
+		for _, name := range c.ClassNames() {
+			cl, ok := c.Class(name)
+			if !ok || cl.Name != name || len(cl.Attrs) == 0 {
+				t.Fatalf("%s %s: %v, %v", v, name, cl, ok)
+			}
+			if byUID, ok := c.ClassByUID(cl.UID); !ok || byUID != cl {
+				t.Errorf("%s: ClassByUID(%d) = %v, want %s", v, cl.UID, byUID, name)
+			}
+			if cl.UID/1000 != cl.CategoryUID || cl.CategoryName == "" {
+				t.Errorf("%s %s: uid %d in category %d %q", v, name, cl.UID, cl.CategoryUID, cl.CategoryName)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		version, class string
+		uid            int64
+		category       string
+	}{
+		{"1.1.0", "api_activity", 6003, "Application Activity"},
+		{"1.1.0", "authentication", 3002, "Identity & Access Management"},
+		{"1.1.0", "http_activity", 4002, "Network Activity"},
+		{"1.3.0", "api_activity", 6003, "Application Activity"},
+		{"1.8.0", "authentication", 3002, "Identity & Access Management"},
+		{"1.1.0", "base_event", 0, "Other"},
+	} {
+		cl, ok := mustLoad(t, tt.version).Class(tt.class)
+		if !ok || cl.UID != tt.uid || cl.CategoryName != tt.category {
+			t.Errorf("%s %s: %+v, %v", tt.version, tt.class, cl, ok)
+		}
+	}
+	// An object a class reaches is there, decoded on first use.
+	if o, ok := mustLoad(t, "1.1.0").Object("api"); !ok || o.Attrs["operation"] == nil {
+		t.Errorf("1.1.0 object api: %v, %v", o, ok)
+	}
+}
+
+// TestLazyConcurrent: goroutines asking for the same classes and objects of
+// a fresh catalog at once get the same decoded values (run under -race).
+func TestLazyConcurrent(t *testing.T) {
+	c, err := parseEmbedded("1.3.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([]*Class, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = c.Class("api_activity")
+			if _, err := c.JSONSchema("detection_finding", nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, g := range got {
+		if g == nil || g != got[0] {
+			t.Fatal("concurrent first uses got different classes")
+		}
+	}
+}

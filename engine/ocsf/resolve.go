@@ -141,7 +141,7 @@ func (c *Catalog) isOpen(a *Attr) bool {
 	if a.BaseType != ObjectType {
 		return false
 	}
-	o, ok := c.Objects[a.Object]
+	o, ok := c.Object(a.Object)
 	return !ok || len(o.Attrs) == 0
 }
 
@@ -153,7 +153,7 @@ func (c *Catalog) Resolve(class string, profiles []string, path string) (*Resolv
 		perr.Owner = class
 		return nil, perr
 	}
-	cl, ok := c.Classes[class]
+	cl, ok := c.Class(class)
 	if !ok {
 		return nil, &PathError{Path: path, Owner: class, Reason: fmt.Sprintf("OCSF %s has no class %q", c.Version, class),
 			Suggest: diag.Suggest(class, c.ClassNames())}
@@ -187,7 +187,7 @@ func (c *Catalog) Resolve(class string, profiles []string, path string) (*Resolv
 		}
 		step := Step{Name: seg.name, Index: seg.index, Attr: a, Owner: owner, Deprecated: a.Deprecated}
 		if a.BaseType == ObjectType {
-			if o, ok := c.Objects[a.Object]; ok {
+			if o, ok := c.Object(a.Object); ok {
 				if step.Deprecated == nil {
 					step.Deprecated = o.Deprecated
 				}

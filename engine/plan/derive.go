@@ -179,6 +179,8 @@ type check struct {
 	nodes []int
 	kind  string // ocsf.AtLeastOne or ocsf.JustOne
 	msg   string
+	// checkScalar: the attribute's type, compiled by the catalog.
+	scalar *ocsf.Scalar
 }
 
 type checkOp uint8
@@ -187,6 +189,7 @@ const (
 	checkRequired   checkOp = iota // present parent => present attribute
 	checkEnum                      // integer value within the enum
 	checkConstraint                // present parent => at_least_one / just_one of its attributes present
+	checkScalar                    // a typed scalar (ip_t, port_t …) is what its OCSF type allows
 )
 
 // pendingConstraint is an OCSF constraint on an object a record may fill in
@@ -247,6 +250,9 @@ func (c *compiler) requirements() {
 	for _, r := range c.p.rules {
 		if r.attr != nil && len(r.attr.Enum) > 0 && !r.enumSafe && r.target.Kind != KindList {
 			c.pendingEnum = append(c.pendingEnum, r)
+		}
+		if r.attr != nil && r.target.Slot >= 0 && c.cat.Scalar(r.attr.Type) != nil {
+			c.pendingScalar = append(c.pendingScalar, r)
 		}
 	}
 }
@@ -411,6 +417,10 @@ func (c *compiler) layout() {
 	for _, r := range c.pendingEnum {
 		p.checks = append(p.checks, check{op: checkEnum, parent: -1, node: p.present[r.target], slot: r.target.Slot,
 			path: r.path, enum: r.attr.Enum, pos: r.pos})
+	}
+	for _, r := range c.pendingScalar {
+		p.checks = append(p.checks, check{op: checkScalar, parent: -1, node: p.present[r.target], slot: r.target.Slot,
+			path: r.path, scalar: c.cat.Scalar(r.attr.Type), pos: r.pos})
 	}
 }
 

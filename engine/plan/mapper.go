@@ -14,7 +14,7 @@ import (
 
 // Error is why one record could not be mapped.
 type Error struct {
-	Code string   // R401 expression, R402 conversion, R403 required attribute missing, R404 enum, R406 OCSF constraint, R400 bad input
+	Code string   // R401 expression, R402 conversion, R403 required attribute missing, R404 enum, R406 OCSF constraint, R408 typed scalar, R400 bad input
 	Path string   // OCSF path of the attribute at fault
 	Rule diag.Pos // the rule's position in the mapping file
 	Msg  string
@@ -417,6 +417,28 @@ func (m *Mapper) check(c *check) error {
 				return &Error{Code: "R404", Path: c.path, Rule: c.pos, Msg: fmt.Sprintf("%d is not a value of the enum", v.Int)}
 			}
 		}
+	case checkScalar:
+		if msg := checkScalarValue(c.scalar, m.rec.Values[c.slot]); msg != "" {
+			return &Error{Code: "R408", Path: c.path, Rule: c.pos, Msg: msg}
+		}
 	}
 	return nil
+}
+
+// checkScalarValue returns why a value (or an element of a list) is not
+// what its OCSF scalar type allows, or "".
+func checkScalarValue(s *ocsf.Scalar, v Value) string {
+	switch v.Kind {
+	case String:
+		return s.CheckString(v.Str)
+	case Int:
+		return s.CheckInt(v.Int)
+	case List:
+		for i, e := range v.List {
+			if msg := checkScalarValue(s, e); msg != "" {
+				return fmt.Sprintf("element %d: %s", i, msg)
+			}
+		}
+	}
+	return ""
 }

@@ -139,6 +139,7 @@ type compiler struct {
 	pendingRequired    [][2]*Node          // (object, required attribute) checked per record
 	pendingConstraints []pendingConstraint // OCSF constraints checked per record
 	pendingEnum        []*rule             // rules whose values may fall outside their enum
+	pendingScalar      []*rule             // rules that write a typed scalar (ip_t, port_t …)
 }
 
 func (c *compiler) errorf(code string, pos diag.Pos, format string, args ...any) *diag.Diagnostic {

@@ -87,6 +87,7 @@ func newCompiler() *jsonschema.Compiler {
 	c.DefaultDraft(jsonschema.Draft7)
 	c.UseLoader(noNetwork{})
 	c.RegisterVocabulary(intVocab)
+	c.RegisterVocabulary(scalarVocab)
 	return c
 }
 
@@ -105,6 +106,7 @@ func compile(version, class string, profiles []string) (*Validator, error) {
 	}
 	url := "urn:ocsfmap:" + version + ":" + class
 	rewriteIntegers(doc)
+	addScalars(doc, cat, class)
 	c := newCompiler()
 	if err := c.AddResource(url, doc); err != nil {
 		return nil, fmt.Errorf("validate: %s %s: %w", version, class, err)
