@@ -134,12 +134,24 @@ func (t *lookupTable) getSlow(k string) (any, bool) {
 
 func (c *compiler) compileRule(r *rule, f *spec.Field) {
 	leaf := r.target
+	if e := indexedFrom(f.From); e != nil {
+		// The extractor reads dotted paths only: a path with an index
+		// (groups[0], a.b[1].c) is read as the expression it also is, nil
+		// when any part of it is missing.
+		if f.Lookup != nil && f.Key == nil {
+			r.keyProg = c.compileExpr(e, false)
+		} else {
+			r.prog = c.compileExpr(e, false)
+		}
+	}
 	for _, s := range f.From {
 		if s.Value == "" {
 			c.errorf("M107", s.Pos, "from names no field")
 			continue
 		}
-		r.from = append(r.from, c.sourceField(s.Value))
+		if r.prog == nil && r.keyProg == nil {
+			r.from = append(r.from, c.sourceField(s.Value))
+		}
 	}
 	if f.Value != nil {
 		v, ok := c.staticValue(r, *f.Value)
@@ -196,6 +208,26 @@ func (c *compiler) compileRule(r *rule, f *spec.Field) {
 	for i := range r.template {
 		r.template[i].prog = c.bind(r.template[i].prog)
 	}
+}
+
+// indexedFrom returns the expression that reads from: when one of its paths
+// holds an index: the path itself, or for several the first present one
+// (coalesce skips blanks, as several from: fields do); nil otherwise.
+func indexedFrom(from []spec.Str) *spec.Expr {
+	var texts []string
+	indexed := false
+	for _, s := range from {
+		indexed = indexed || strings.Contains(s.Value, "[")
+		texts = append(texts, s.Value)
+	}
+	if !indexed {
+		return nil
+	}
+	text := texts[0]
+	if len(texts) > 1 {
+		text = "coalesce(" + strings.Join(texts, ", ") + ")"
+	}
+	return &spec.Expr{Text: text, Pos: from[0].Pos}
 }
 
 // bind points a program's variables at their extraction slots, so the

@@ -88,3 +88,25 @@ drop_when: 'kind == "heartbeat" || readOnly == true'`, "")
 		t.Fatalf("failing drop_when: %v", err)
 	}
 }
+
+// TestFromWithIndex: from: takes array indexes (issue 18: `from:
+// a.groups[0]` passed vet and yielded nothing); a missing element is nil.
+func TestFromWithIndex(t *testing.T) {
+	p := compileString(t, "", `  unmapped.first_group: {from: 'user.groups[0]'}
+  unmapped.second_group: {from: 'user.groups[1]', default: none}
+  unmapped.bucket: {from: ['resources[0].name', 'resources[1].name']}
+`)
+	m := p.NewMapper()
+	for in, want := range map[string]string{
+		`{"t": 1793528130, "id": "a", "user": {"groups": ["admins", "ops"]}, "resources": [{"name": "b1"}]}`:         `"unmapped":{"bucket":"b1","first_group":"admins","second_group":"ops"}`,
+		`{"t": 1793528130, "id": "b", "user": {"groups": ["admins"]}, "resources": [{"name": " "}, {"name": "b2"}]}`: `"unmapped":{"bucket":"b2","first_group":"admins","second_group":"none"}`,
+		`{"t": 1793528130, "id": "c"}`: `"unmapped":{"second_group":"none"}`,
+	} {
+		if _, err := m.Map([]byte(in)); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got := string(m.AppendJSON(nil)); !strings.Contains(got, want) {
+			t.Errorf("%s\n got  %s\n want %s", in, got, want)
+		}
+	}
+}
