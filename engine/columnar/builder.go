@@ -38,10 +38,11 @@ func (l *Layout) Root() *plan.Node { return l.root }
 // does no lookups by name, no reflection and builds no generic document.
 // The columns keep their capacity from one batch to the next.
 //
-// A missing value is a null. An object (struct) is null when every leaf
-// below it is null, and a list set by index is null when no item has a
-// value; an item missing before the last present one is a null element, so
-// indexes are kept.
+// A missing value is a null, and so is what plan.Value.Absent leaves out of
+// a record (an empty list, an empty JSON object). An object (struct) is null
+// when every leaf below it is null; a list set by index holds its present
+// items only, compacted as the record's JSON is (OCSF has no null
+// elements), and is null when none is present.
 //
 // A Builder is not safe for concurrent use.
 type Builder struct {
@@ -224,21 +225,21 @@ func (b *Builder) compileItems(n *plan.Node, lc *listColumn) func(*plan.Record) 
 		items[i] = item{app: b.compile(it, lc.elem), slots: leafSlots(it, nil)}
 	}
 	return func(r *plan.Record) {
-		last := -1
-		for i := len(items) - 1; i >= 0; i-- {
-			if anySet(r, items[i].slots) {
-				last = i
-				break
-			}
-		}
 		b.bytes += 4
-		if last < 0 {
+		open := false
+		for i := range items {
+			if !anySet(r, items[i].slots) {
+				continue // a missing item is left out, not a null element
+			}
+			if !open {
+				lc.begin()
+				open = true
+			}
+			items[i].app(r)
+		}
+		if !open {
 			lc.appendNull()
 			return
-		}
-		lc.begin()
-		for i := 0; i <= last; i++ {
-			items[i].app(r) // a missing item appends a null element
 		}
 		lc.end()
 	}
@@ -261,7 +262,7 @@ func (b *Builder) compileWholeList(n *plan.Node, lc *listColumn) func(*plan.Reco
 		v := &r.Values[slot]
 		b.bytes += 4
 		switch {
-		case v.Kind == plan.Null:
+		case v.Absent():
 			lc.appendNull()
 		case v.Kind == plan.List && elem != nil:
 			lc.begin()
@@ -403,7 +404,7 @@ func (b *Builder) jsonEncoder(n *plan.Node) jsonEnc {
 	}
 	return func(dst []byte, r *plan.Record) ([]byte, bool, error) {
 		v := &r.Values[slot]
-		if v.Kind == plan.Null {
+		if v.Absent() {
 			return dst, false, nil
 		}
 		start := len(dst)
@@ -505,7 +506,7 @@ func (b *Builder) scalar(kind plan.Kind, col column) func(*plan.Value) {
 	case plan.KindJSON:
 		sb := col.(*stringColumn)
 		return func(v *plan.Value) {
-			if v.Kind != plan.Null {
+			if !v.Absent() {
 				buf, err := appendValueJSON(b.scratch[:0], plan.KindJSON, v)
 				b.scratch = buf
 				if err == nil {
@@ -625,7 +626,7 @@ func leafSlots(n *plan.Node, dst []int) []int {
 
 func anySet(r *plan.Record, slots []int) bool {
 	for _, s := range slots {
-		if r.Values[s].Kind != plan.Null {
+		if !r.Values[s].Absent() {
 			return true
 		}
 	}

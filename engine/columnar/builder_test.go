@@ -50,7 +50,8 @@ func TestBuilderAppend(t *testing.T) {
 	str := func(v string) plan.Value { return plan.Value{Kind: plan.String, Str: v} }
 	num := func(v int64) plan.Value { return plan.Value{Kind: plan.Int, Int: v} }
 
-	// Row 1: full, with a hole in requirements and a JSON value to sort.
+	// Row 1: full, with a hole in requirements (compacted: OCSF has no null
+	// elements) and a JSON value to sort.
 	v := rec.Values
 	v[s.ClassUID] = num(2001)
 	v[s.Time] = num(1772323200123)
@@ -68,8 +69,14 @@ func TestBuilderAppend(t *testing.T) {
 	b.Append(rec)
 
 	// Row 2: almost empty: objects with no values are null structs, lists
-	// with no items are null lists, json_t with no keys is null.
+	// with no items are null lists, json_t with no keys is null; so are an
+	// empty list and an empty JSON object or array, and resources[0], which
+	// holds nothing else.
 	clear(rec.Values)
+	v[s.FindingTypes] = plan.Value{Kind: plan.List, List: []plan.Value{}}
+	v[s.ResLabels] = plan.Value{Kind: plan.List}
+	v[s.ResData] = plan.Value{Kind: plan.JSON, JSON: map[string]any{}}
+	v[s.UnmappedTheme] = plan.Value{Kind: plan.JSON, JSON: []any{}}
 	v[s.Time] = num(5)
 	v[s.Severity] = str("High")
 	v[s.Provider] = plan.Value{Kind: plan.Int, Int: 42} // number into a string column
@@ -101,7 +108,7 @@ func TestBuilderAppend(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := []string{
-		`{"class_uid":2001,"cloud":{"account":{"uid":"123456789012"},"provider":null,"region":"us-east-1"},"compliance":{"requirements":[null,"PCI"]},"finding":{"title":null,"types":["a","b"],"uid":"f-1"},"metadata":null,"resources":[{"data":"{\"a\":[\"x\u003cy\",null,true],\"z\":1.5}","labels":null,"name":null,"owner":{"type_id":3,"uid":"o-1"},"uid":null}],"severity":null,"time":1772323200123,"time_dt":"2026-03-01T00:00:00.123Z","unmapped":"{\"age\":12,\"theme\":\"Data \\\"Exposure\\\"\\n\"}"}`,
+		`{"class_uid":2001,"cloud":{"account":{"uid":"123456789012"},"provider":null,"region":"us-east-1"},"compliance":{"requirements":["PCI"]},"finding":{"title":null,"types":["a","b"],"uid":"f-1"},"metadata":null,"resources":[{"data":"{\"a\":[\"x\u003cy\",null,true],\"z\":1.5}","labels":null,"name":null,"owner":{"type_id":3,"uid":"o-1"},"uid":null}],"severity":null,"time":1772323200123,"time_dt":"2026-03-01T00:00:00.123Z","unmapped":"{\"age\":12,\"theme\":\"Data \\\"Exposure\\\"\\n\"}"}`,
 		`{"class_uid":null,"cloud":{"account":null,"provider":"42","region":null},"compliance":null,"finding":null,"metadata":null,"resources":null,"severity":"High","time":5,"time_dt":null,"unmapped":null}`,
 		`{"class_uid":null,"cloud":null,"compliance":{"requirements":["only first"]},"finding":null,"metadata":null,"resources":null,"severity":null,"time":null,"time_dt":null,"unmapped":null}`,
 	}

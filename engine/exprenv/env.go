@@ -4,6 +4,7 @@
 package exprenv
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -30,6 +31,10 @@ type Program struct {
 	// native.go); nil when some part of it has no native form.
 	native native
 	asBool bool
+	// whole: the expression reads $env, the whole environment. It runs over
+	// the whole current record (see Runner.SetRecord), never over Env,
+	// which holds only the fields programs name and outlives a record.
+	whole bool
 	// slots, set by Bind: Vars[i] is src[slots[i]] in RunFields.
 	slots []int
 }
@@ -59,6 +64,14 @@ type Options struct {
 // that is not a function, builtin or let-variable. A call of an unknown
 // function is an error, with the nearest names as suggestions.
 func Vars(text string, extra []Func) ([]string, error) {
+	v, err := collect(text, extra)
+	if err != nil {
+		return nil, err
+	}
+	return v.vars, nil
+}
+
+func collect(text string, extra []Func) (*varCollector, error) {
 	tree, err := parser.Parse(text)
 	if err != nil {
 		return nil, toError(err)
@@ -69,7 +82,7 @@ func Vars(text string, extra []Func) ([]string, error) {
 		return nil, v.err
 	}
 	sort.Strings(v.vars)
-	return v.vars, nil
+	return v, nil
 }
 
 type varCollector struct {
@@ -78,6 +91,7 @@ type varCollector struct {
 	locals  map[string]bool
 	seen    map[string]bool
 	vars    []string
+	whole   bool // $env is read
 	err     *Error
 }
 
@@ -107,7 +121,12 @@ func (v *varCollector) Visit(node *ast.Node) {
 			return
 		}
 		switch n.Value {
-		case "true", "false", "nil", "$env":
+		case "$env":
+			// expr's only way to the whole environment (OpLoadEnv): the
+			// program needs the whole record, not the fields it names.
+			v.whole = true
+			return
+		case "true", "false", "nil":
 			return
 		}
 		v.seen[n.Value] = true
@@ -146,10 +165,11 @@ func funcNames(extra []Func) map[string]bool {
 
 // Compile compiles text with every source field it reads typed as any.
 func Compile(text string, opts Options) (*Program, error) {
-	vars, err := Vars(text, opts.Extra)
+	c, err := collect(text, opts.Extra)
 	if err != nil {
 		return nil, err
 	}
+	vars := c.vars
 	// Source fields are typed "any": their types are only known per record.
 	// Every identifier that is not a function is one (see Vars), so allowing
 	// undefined variables hides no typo; unknown functions still fail.
@@ -164,8 +184,8 @@ func Compile(text string, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, toError(err)
 	}
-	p := &Program{Text: text, Vars: vars, program: program, asBool: opts.Bool}
-	if tree, err := parser.Parse(text); err == nil {
+	p := &Program{Text: text, Vars: vars, program: program, asBool: opts.Bool, whole: c.whole}
+	if tree, err := parser.Parse(text); err == nil && !c.whole {
 		p.native = compileNative(tree.Node, vars, opts.Extra)
 	}
 	return p, nil
@@ -182,6 +202,10 @@ func (p *Program) Bind(slots []int) *Program {
 	q.slots = append([]int(nil), slots...)
 	return &q
 }
+
+// Whole reports whether p reads $env, the whole record: running it costs a
+// full decode of the record, once per record however many programs read it.
+func (p *Program) Whole() bool { return p.whole }
 
 // Native reports whether p has a native form: RunFields then runs it
 // without the VM, unless a record holds values only the VM handles.
@@ -207,10 +231,15 @@ func toError(err error) error {
 
 // Runner evaluates programs; one per goroutine. Env is filled by the caller
 // with the source fields before Run; RunFields fills what it needs itself.
+// Env is reused from record to record: it is never what $env shows.
 type Runner struct {
 	vm    vm.VM
 	Env   map[string]any
 	scope scope
+	// record is the current record's JSON (SetRecord); whole is it decoded,
+	// on the first program of the record that reads $env.
+	record []byte
+	whole  map[string]any
 }
 
 // NewRunner returns a runner with an empty environment.
@@ -218,19 +247,61 @@ func NewRunner() *Runner { return &Runner{Env: map[string]any{}} }
 
 // Run evaluates p over the runner's environment.
 func (r *Runner) Run(p *Program) (out any, err error) {
+	return r.runOver(p, r.Env)
+}
+
+func (r *Runner) runOver(p *Program, env map[string]any) (out any, err error) {
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("%v", rec)
 		}
 	}()
-	return r.vm.Run(p.program, r.Env)
+	return r.vm.Run(p.program, env)
+}
+
+// SetRecord makes raw, one JSON object, the record the next programs run
+// over until the next SetRecord: a program that reads $env sees all of it
+// and nothing else. raw is read, not kept beyond that; SetRecord(nil) drops
+// it. Callers that run programs reading $env must set each record.
+func (r *Runner) SetRecord(raw []byte) {
+	r.record, r.whole = raw, nil
+}
+
+// wholeRecord is the current record decoded as encoding/json decodes into
+// map[string]any, as source.Extractor's default mode does: the fields a
+// program names read the same values from it as from the extracted ones.
+// The map is new for each record, as a result may hold parts of it.
+func (r *Runner) wholeRecord() (map[string]any, error) {
+	if r.whole != nil {
+		return r.whole, nil
+	}
+	if r.record == nil {
+		return nil, errors.New("$env: no current record")
+	}
+	var m map[string]any
+	if err := json.Unmarshal(r.record, &m); err != nil {
+		return nil, fmt.Errorf("$env: %w", err)
+	}
+	if m == nil {
+		return nil, errors.New("$env: the record is not a JSON object")
+	}
+	r.whole = m
+	return m, nil
 }
 
 // RunFields evaluates p, bound with Bind, over src, one record's source
 // values. The native form runs when it can; otherwise (or when this record
 // needs it) the VM does, over Env filled with p's variables only, so the
-// result and any error are always the VM's.
+// result and any error are always the VM's. A program that reads $env runs
+// over the whole current record instead (SetRecord).
 func (r *Runner) RunFields(p *Program, src []any) (any, error) {
+	if p.whole {
+		env, err := r.wholeRecord()
+		if err != nil {
+			return nil, err
+		}
+		return r.runOver(p, env)
+	}
 	if v, ok := r.Eval(p, src); ok {
 		return v, nil
 	}

@@ -109,6 +109,8 @@ func (m *Matcher) Match(raw []byte) (string, error) {
 	if err := m.ext.Extract(raw, m.vals); err != nil {
 		return "", err
 	}
+	m.runner.SetRecord(raw) // a scope reading $env sees this alert, whole
+	defer m.runner.SetRecord(nil)
 	var scopeErr *ScopeError
 	for _, r := range m.f.rules {
 		out, err := m.runner.RunFields(r.prog, m.vals)

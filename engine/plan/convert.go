@@ -139,8 +139,8 @@ func toList(v any, elem *Node) (Value, error) {
 			}
 			return Value{}, fmt.Errorf("element %d: %w", i, err)
 		}
-		if ev.Kind == Null {
-			continue // an object with no value: no element
+		if ev.Absent() {
+			continue // an empty object or list element is left out, as null is
 		}
 		out = append(out, ev)
 	}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
@@ -210,10 +211,10 @@ func (c *compiler) requirements() {
 		for _, ch := range n.Children {
 			walk(ch)
 		}
-		for i, it := range n.Items {
-			if i == 0 || it.Kind != KindObject {
-				walk(it)
-			}
+		// Every item: each is checked per record. Items share one shape,
+		// so a load error is reported for the first only (reported).
+		for _, it := range n.Items {
+			walk(it)
 		}
 		if n.Kind != KindObject || n.Leaf() {
 			return // a whole object's attributes are checked per record (toObject)
@@ -274,7 +275,7 @@ func (c *compiler) constraints(n *Node, owner string, reported map[string]bool) 
 			}
 		}
 		if len(mapped) == 0 {
-			key := owner + "." + k.Kind + ":" + n.Path
+			key := owner + "." + k.Kind + ":" + itemIndexes.ReplaceAllString(n.Path, "[]")
 			if reported[key] {
 				continue
 			}
@@ -295,6 +296,9 @@ func (c *compiler) constraints(n *Node, owner string, reported map[string]bool) 
 		c.pendingConstraints = append(c.pendingConstraints, pendingConstraint{obj: n, kind: k.Kind, attrs: k.Attrs, mapped: mapped})
 	}
 }
+
+// itemIndexes finds the indexes in a path: a list's items share one shape.
+var itemIndexes = regexp.MustCompile(`\[[0-9]+\]`)
 
 func constraintWords(kind string) string {
 	if kind == ocsf.JustOne {

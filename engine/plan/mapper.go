@@ -78,7 +78,7 @@ func (m *Mapper) Map(raw []byte) (*Record, error) {
 	if err := m.ext.Extract(raw, m.src[len(m.p.vars):]); err != nil {
 		return nil, err
 	}
-	return m.mapExtracted()
+	return m.mapRecord(raw)
 }
 
 // SoftErrors are the rule failures of the last record that the null_field
@@ -94,7 +94,16 @@ func (m *Mapper) MapUnchecked(raw []byte) (*Record, error) {
 	}
 	m.noCheck = true
 	defer func() { m.noCheck = false }()
-	return m.mapExtracted()
+	return m.mapRecord(raw)
+}
+
+// mapRecord maps the record whose fields were just extracted; raw is its
+// JSON, the whole record for expressions that read $env.
+func (m *Mapper) mapRecord(raw []byte) (*Record, error) {
+	m.runner.SetRecord(raw)
+	rec, err := m.mapExtracted()
+	m.runner.SetRecord(nil) // the caller may reuse raw's bytes
+	return rec, err
 }
 
 func (m *Mapper) mapExtracted() (*Record, error) {
@@ -370,14 +379,14 @@ func (m *Mapper) derive(i int, d *derivation) {
 	}
 }
 
-// computePresence marks which nodes the record has: a leaf with a value, an
-// object or list with at least one present child.
+// computePresence marks which nodes the record has: a leaf with a value
+// (not Absent), an object or list with at least one present child. An
+// absent list item is left out, not written as null: the list is compacted.
 func (m *Mapper) computePresence() {
 	p := m.p
 	for i, n := range p.objects {
 		if n.Slot >= 0 {
-			v := m.rec.Values[n.Slot]
-			m.present[i] = v.Kind != Null && !(v.Kind == List && len(v.List) == 0)
+			m.present[i] = !m.rec.Values[n.Slot].Absent()
 			continue
 		}
 		present := false

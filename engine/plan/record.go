@@ -80,6 +80,29 @@ type Value struct {
 // IsNull reports whether the value is absent.
 func (v Value) IsNull() bool { return v.Kind == Null }
 
+// Absent reports whether the value is left out of the record: null, and
+// what OCSF has no use for either, an empty list and an empty JSON object
+// or array. Every writer (JSON, columnar) and the per-record checks go by
+// it, so the NDJSON and the lake hold the same attributes.
+func (v *Value) Absent() bool {
+	switch v.Kind {
+	case Null:
+		return true
+	case List:
+		return len(v.List) == 0
+	case JSON:
+		switch x := v.JSON.(type) {
+		case nil:
+			return true
+		case map[string]any:
+			return len(x) == 0
+		case []any:
+			return len(x) == 0
+		}
+	}
+	return false
+}
+
 // Record is one mapped OCSF record, laid out by the plan's output tree.
 // A Record is reused across calls to Plan.Map; copy what must outlive the next call.
 type Record struct {
