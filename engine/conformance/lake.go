@@ -178,10 +178,13 @@ func (c *Checker) fileProblem(l loc, pointer, rule, msg string) {
 func (c *Checker) lakeRow(lf *lakeFile, l loc, f recordFacts) int {
 	before := c.sum.Problems
 	p := lf.part
-	if f.region != p.region {
+	// The lake trims a partition value's surrounding blanks: " eu-west-1 "
+	// is in region=eu-west-1.
+	region, account := strings.TrimSpace(f.region), strings.TrimSpace(f.account)
+	if region != p.region {
 		c.problem(l, "/cloud/region", RulePartition, fmt.Sprintf("cloud.region %q is not the folder's region=%s", f.region, p.region))
 	}
-	if f.account != p.account && p.account != "external_"+f.account && p.account != "external" {
+	if account != p.account && p.account != "external_"+account && p.account != "external" {
 		c.problem(l, "/cloud/account/uid", RulePartition, fmt.Sprintf("cloud.account.uid (cloud.account_uid in 1.0.0-rc.2) %q is not the folder's accountId=%s", f.account, p.account))
 	}
 	if f.hasTime {

@@ -45,9 +45,9 @@ func scalarString(v any) (s string, ok bool, err error) {
 		}
 		return "false", true, nil
 	case float64:
-		return formatFloat(x, 64), true, nil
+		return FormatFloat(x, 64), true, nil
 	case float32:
-		return formatFloat(float64(x), 32), true, nil
+		return FormatFloat(float64(x), 32), true, nil
 	case int:
 		return strconv.Itoa(x), true, nil
 	case int64:
@@ -78,7 +78,7 @@ func scalarString(v any) (s string, ok bool, err error) {
 		if err != nil {
 			return string(x), true, nil
 		}
-		return formatFloat(f, 64), true, nil
+		return FormatFloat(f, 64), true, nil
 	case time.Time:
 		return x.Format(time.RFC3339Nano), true, nil
 	case time.Duration:
@@ -100,7 +100,10 @@ func scalarString(v any) (s string, ok bool, err error) {
 	}
 }
 
-func formatFloat(f float64, bits int) string {
+// FormatFloat is the one text of a number in a record: no exponent, no
+// trailing ".0", -0 as "0" (str() and a number written to a string
+// attribute agree, so a partition value is the record's).
+func FormatFloat(f float64, bits int) string {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		// 'f' would print "+Inf"/"NaN"; keep that, there is no better text.
 		return strconv.FormatFloat(f, 'g', -1, bits)

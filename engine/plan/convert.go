@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine/exprenv"
 )
 
 // convert turns a source or expression value into the Value node n holds.
@@ -152,7 +154,7 @@ func toString(v any) (Value, error) {
 	case string:
 		return Value{Kind: String, Str: s}, nil
 	case float64:
-		return Value{Kind: String, Str: strconv.FormatFloat(s, 'f', -1, 64)}, nil
+		return Value{Kind: String, Str: exprenv.FormatFloat(s, 64)}, nil
 	case int:
 		return Value{Kind: String, Str: strconv.Itoa(s)}, nil
 	case int64:
