@@ -3,6 +3,7 @@ package parity
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/alertgen"
+	"github.com/ocsfmap/ocsfmap/engine/source"
 )
 
 // mappingsDir holds the shipped mappings.
@@ -100,15 +102,92 @@ var oddValues = []any{
 	map[string]any{"name": json.Number("7"), "": nil},
 }
 
-// fuzzed derives n alerts from generated ones, each with one to four of its
-// fields, or of the fields the mappings read, deleted or replaced by an odd
-// value (inside nested objects too).
-func fuzzed(n int, seed uint64, fields []string) [][]byte {
+// inputsFor is what the law is checked on for one mapping: the samples of
+// its source (testdata/<source>/, read as the mapping reads its inputs,
+// envelopes included), generated alerts for the DSPM source, and variants
+// of them with odd values and odd bytes.
+func inputsFor(t testing.TB, path string, m *engine.Mapping) [][]byte {
+	t.Helper()
+	src := filepath.Base(filepath.Dir(path))
+	dir := filepath.Join("../../testdata", src)
+	if src == "zscaler-dspm" {
+		dir = "../../testdata/dspm"
+	}
+	alerts := sourceSamples(t, dir, m.Plan.Envelope)
+	if len(alerts) == 0 {
+		t.Fatalf("no samples of %s in %s", path, dir)
+	}
+	next := samplesNext(alerts)
+	if src == "zscaler-dspm" {
+		alerts = append(alerts, generated(300, 19)...)
+		next = generatedNext(20)
+	}
+	base := alerts
+	alerts = append(alerts, fuzzed(600, 19, sourceFields([]*engine.Mapping{m}), next)...)
+	return append(alerts, rawOdd(base[:min(24, len(base))])...)
+}
+
+// sourceSamples reads every sample file of dir (NDJSON, JSON documents and
+// envelopes, gzip) into one alert each.
+func sourceSamples(t testing.TB, dir string, envelope []string) [][]byte {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, f := range files {
+		if base := filepath.Base(f); base == "SOURCES" || strings.HasSuffix(base, ".md") {
+			continue
+		}
+		r, err := source.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Envelope(envelope...)
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			out = append(out, bytes.Clone(rec.Raw))
+		}
+		r.Close()
+	}
+	return out
+}
+
+// generatedNext returns alerts from the project's generator, one per call.
+func generatedNext(seed uint64) func() map[string]any {
+	g := alertgen.New(seed, alertgen.Options{Accounts: 2, Days: 1})
+	return g.Next
+}
+
+// samplesNext returns the samples in turn, decoded afresh each time.
+func samplesNext(samples [][]byte) func() map[string]any {
+	i := 0
+	return func() map[string]any {
+		var m map[string]any
+		json.Unmarshal(samples[i%len(samples)], &m)
+		i++
+		if m == nil {
+			m = map[string]any{}
+		}
+		return m
+	}
+}
+
+// fuzzed derives n alerts from those next returns, each with one to four of
+// its fields, or of the fields the mappings read, deleted or replaced by an
+// odd value (inside nested objects too).
+func fuzzed(n int, seed uint64, fields []string, next func() map[string]any) [][]byte {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	g := alertgen.New(seed+1, alertgen.Options{Accounts: 2, Days: 1})
 	out := make([][]byte, n)
 	for i := range out {
-		alert := g.Next()
+		alert := next()
 		for range 1 + rng.IntN(4) {
 			mutate(rng, alert, fields)
 		}

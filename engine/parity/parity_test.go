@@ -33,19 +33,16 @@ func TestMapAndRunAgree(t *testing.T) {
 	for i, p := range paths {
 		ms[i] = loadMapping(t, p)
 	}
-	alerts := samples(t)
-	alerts = append(alerts, generated(300, 19)...)
-	alerts = append(alerts, fuzzed(600, 19, sourceFields(ms))...)
-	alerts = append(alerts, rawOdd(generated(24, 23))...)
 	runs := make([]*lakeRun, len(paths))
 	tmp := t.TempDir()
 	queries := map[string]string{}
 	for i, p := range paths {
 		t.Run(strings.TrimSuffix(filepath.Base(p), ".yaml"), func(t *testing.T) {
+			alerts := inputsFor(t, p, ms[i])
 			// The lake outlives the subtest: DuckDB reads every lake at the end.
 			r := mapAndRun(t, ms[i], alerts, filepath.Join(tmp, fmt.Sprint(i)))
-			t.Logf("%d alerts: map wrote %d (dead-lettered %d), run could not place %d of them",
-				len(alerts), len(r.mapped), r.mapDead, r.unplaced)
+			t.Logf("%d alerts: map wrote %d (dead-lettered %d, filtered %d), run could not place %d of them",
+				len(alerts), len(r.mapped), r.mapDead, r.filtered, r.unplaced)
 			if len(r.expect) < len(alerts)/2 {
 				t.Errorf("only %d of %d alerts are in both map's output and the lake: the law was checked on too few records", len(r.expect), len(alerts))
 			}
@@ -84,7 +81,7 @@ func FuzzParity(f *testing.F) {
 		ms[i] = loadMapping(f, p)
 	}
 	gen := generated(8, 5)
-	odd := fuzzed(8, 5, sourceFields(ms))
+	odd := fuzzed(8, 5, sourceFields(ms), generatedNext(6))
 	for i := range gen {
 		f.Add(bytes.Join([][]byte{gen[i], odd[i]}, []byte("\n")))
 	}
@@ -110,22 +107,13 @@ func FuzzParity(f *testing.F) {
 	})
 }
 
-// samples are the sample alerts of testdata/dspm.
-func samples(t testing.TB) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/dspm/alerts.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-}
-
 // lakeRun is what map and run did with the same alerts.
 type lakeRun struct {
 	m        *engine.Mapping
 	raw      map[string][]byte // alert by input name
 	mapped   map[string][]byte // map's record by input name
 	mapDead  int               // alerts map dead-lettered
+	filtered int               // alerts map and run leave out on purpose (drop_when)
 	unplaced int               // alerts map wrote and run could not place in a partition (R405)
 	expect   []expected        // what the lake must hold: map's records that run placed
 	runOnly  int               // alerts run wrote and map dead-lettered (each reported)
@@ -212,7 +200,10 @@ func mapAndRun(t testing.TB, m *engine.Mapping, alerts [][]byte, dir string) *la
 		case !runDeadLettered:
 			md := mapDead.byInput[name]
 			if md == nil {
-				t.Fatalf("%s: map neither wrote nor dead-lettered it", name)
+				// Left out on purpose (drop_when): run must leave it out too,
+				// which the lake's rows show.
+				r.filtered++
+				continue
 			}
 			runOnly = append(runOnly, fmt.Sprintf("%s: run writes it, map --validate full dead-letters it: %s %s\n  alert: %s",
 				name, md.Code, md.Reason, clipAlert(r.raw[name])))
