@@ -22,6 +22,7 @@ type DeadLetter struct {
 	Path       string   `json:"path,omitempty"`  // OCSF attribute at fault
 	Rule       string   `json:"rule,omitempty"`  // mapping file:line:col of the rule
 	Violations []string `json:"violations,omitempty"`
+	Also       []string `json:"also,omitempty"` // the record's other failing rules and checks
 	Raw        string   `json:"raw,omitempty"`        // the original record, when it is valid UTF-8
 	RawBase64  string   `json:"raw_base64,omitempty"` // otherwise, byte for byte
 }

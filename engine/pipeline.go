@@ -496,6 +496,9 @@ func deadLetter(it *item, err error) *DeadLetter {
 		if pe.Rule.Line > 0 {
 			d.Rule = pe.Rule.String()
 		}
+		for _, o := range pe.Others {
+			d.Also = append(d.Also, o.Error())
+		}
 	case errors.As(err, &se):
 		d.Code, d.Reason = "R400", "invalid JSON: "+se.Error()
 	default:

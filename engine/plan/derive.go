@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -344,6 +345,27 @@ func (c *compiler) alwaysPresentSlot(slot int) bool {
 }
 
 // firstRulePos is where to point for a problem about a node: its first rule.
+// tried says, for a dead letter, what the rule that sets n reads: the
+// source fields of a from:, so a misspelt or differently cased name shows.
+func (c *compiler) tried(n *Node) string {
+	for _, r := range c.p.rules {
+		if r.target != n || r.spec == nil {
+			continue
+		}
+		switch f := r.spec; {
+		case len(f.From) > 0:
+			names := make([]string, len(f.From))
+			for i, s := range f.From {
+				names[i] = s.Value
+			}
+			return fmt.Sprintf(" (the rule reads %s, which this record does not have; field names are case-sensitive)", strings.Join(names, ", "))
+		case f.Expr != nil && r.prog != nil && len(r.prog.Vars) > 0:
+			return fmt.Sprintf(" (the rule's expression over %s gave no value)", strings.Join(r.prog.Vars, ", "))
+		}
+	}
+	return ""
+}
+
 func (c *compiler) firstRulePos(n *Node) diag.Pos {
 	best := diag.Pos{}
 	for _, r := range c.p.rules {
@@ -406,7 +428,7 @@ func (c *compiler) layout() {
 	for _, pr := range c.pendingRequired {
 		parent, child := pr[0], pr[1]
 		p.checks = append(p.checks, check{op: checkRequired, parent: p.present[parent], node: p.present[child],
-			slot: child.Slot, path: child.Path, pos: c.firstRulePos(child)})
+			slot: child.Slot, path: child.Path, pos: c.firstRulePos(child), msg: "required attribute has no value" + c.tried(child)})
 	}
 	for _, pc := range c.pendingConstraints {
 		ck := check{op: checkConstraint, parent: p.present[pc.obj], node: -1, slot: -1, path: pc.obj.Path,

@@ -18,6 +18,9 @@ type Error struct {
 	Path string   // OCSF path of the attribute at fault
 	Rule diag.Pos // the rule's position in the mapping file
 	Msg  string
+	// Others are the record's other failing rules or checks, in plan order:
+	// a dead letter reports them all, so one fix does not reveal the next.
+	Others []*Error
 }
 
 func (e *Error) Error() string {
@@ -128,6 +131,7 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 			return nil, ErrDropped
 		}
 	}
+	var failed *Error // the record's first failing rule; the others follow it
 	for i, r := range p.rules {
 		v, err := m.eval(r, i)
 		if err == nil {
@@ -138,12 +142,21 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 		}
 		if err != nil {
 			e := err.(*Error)
-			if p.Policy != NullField {
-				return nil, e
-			}
-			m.errs = append(m.errs, e)
 			vals[r.target.Slot] = Value{}
+			switch {
+			case p.Policy == NullField:
+				m.errs = append(m.errs, e)
+			case failed == nil:
+				failed = e
+			default:
+				failed.Others = append(failed.Others, e)
+			}
 		}
+	}
+	if failed != nil {
+		// Every failing rule is reported at once; the checks are not run,
+		// they would only repeat what the failed rules left empty.
+		return nil, failed
 	}
 	for i := range p.derived {
 		m.derive(i, &p.derived[i])
@@ -154,8 +167,16 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 	}
 	for i := range p.checks {
 		if err := m.check(&p.checks[i]); err != nil {
-			return nil, err
+			e := err.(*Error)
+			if failed == nil {
+				failed = e
+			} else {
+				failed.Others = append(failed.Others, e)
+			}
 		}
+	}
+	if failed != nil {
+		return nil, failed
 	}
 	return &m.rec, nil
 }
@@ -404,7 +425,7 @@ func (m *Mapper) check(c *check) error {
 	switch c.op {
 	case checkRequired:
 		if m.present[c.parent] && !m.present[c.node] {
-			return &Error{Code: "R403", Path: c.path, Rule: c.pos, Msg: "required attribute has no value"}
+			return &Error{Code: "R403", Path: c.path, Rule: c.pos, Msg: c.msg}
 		}
 	case checkConstraint:
 		if !m.present[c.parent] {

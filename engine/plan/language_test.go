@@ -110,3 +110,25 @@ func TestFromWithIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadLetterSaysWhatFailed: an R403 names the source field its rule
+// read (issue 18: from: Arn, a wrong case, said only "required attribute has
+// no value"), and a record that fails several rules reports them all.
+func TestDeadLetterSaysWhatFailed(t *testing.T) {
+	p := compileString(t, "", `  observables[0].name: {from: Name}
+  observables[0].type_id: {value: 1}
+  count: {expr: 'len(items)'}
+  confidence_id: {expr: 'level + 1'}
+`)
+	m := p.NewMapper()
+	_, err := m.Map([]byte(`{"t": 1793528130, "id": "a", "name": "lower case", "items": [1], "level": 1}`))
+	pe, ok := err.(*Error)
+	if !ok || pe.Code != "R403" || !strings.Contains(pe.Msg, "reads Name, which this record does not have") {
+		t.Fatalf("R403 without the field tried: %v", err)
+	}
+	_, err = m.Map([]byte(`{"t": 1793528130, "id": "b", "Name": "x", "items": 5, "level": "high"}`))
+	pe, ok = err.(*Error)
+	if !ok || pe.Path != "count" || len(pe.Others) != 1 || pe.Others[0].Path != "confidence_id" {
+		t.Fatalf("want both failing rules, count then confidence_id: %v (others %v)", err, pe.Others)
+	}
+}
