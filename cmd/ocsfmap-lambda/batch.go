@@ -266,7 +266,7 @@ func (h *handler) deliver(ctx context.Context, b *batch) {
 			in.err = errors.New("not read before the invocation's deadline")
 			continue
 		}
-		counts, err := d.RunPlaced(mapCtx, []engine.Input{in.engineInput()}, b.place)
+		counts, err := d.RunPlaced(mapCtx, []engine.Input{in.engineInput(h.cfg.MaxRecord, h.cfg.MaxObject)}, b.place)
 		in.counts = counts
 		switch {
 		case err == nil && !in.done && mapCtx.Err() != nil:
@@ -374,13 +374,13 @@ func (h *handler) failAll(b *batch, err error) {
 func readError(err error) bool {
 	var se *source.SyntaxError
 	var ce flate.CorruptInputError
-	return errors.As(err, &se) || errors.As(err, &ce) || errors.Is(err, source.ErrRecordTooLarge) ||
+	return errors.As(err, &se) || errors.As(err, &ce) || errors.Is(err, source.ErrRecordTooLarge) || errors.Is(err, errObjectTooLarge) ||
 		errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// engineInput opens the body or the fetched object; reaching its end marks
-// the input read.
-func (in *input) engineInput() engine.Input {
+// engineInput opens the body or the fetched object, decompressed and
+// bounded (see limitedInput); reaching its end marks the input read.
+func (in *input) engineInput(maxRecord, maxObject int64) engine.Input {
 	return engine.Input{Name: in.name, Open: func() (io.ReadCloser, error) {
 		var r io.ReadCloser
 		if in.obj != nil {
@@ -392,7 +392,7 @@ func (in *input) engineInput() engine.Input {
 		} else {
 			r = io.NopCloser(bytes.NewReader(in.body))
 		}
-		return &eofMark{ReadCloser: r, done: &in.done}, nil
+		return &eofMark{ReadCloser: newLimitedInput(in.name, r, maxRecord, maxObject), done: &in.done}, nil
 	}}
 }
 
@@ -442,11 +442,19 @@ func (h *handler) fetch(ctx context.Context, b *batch, dir string) {
 
 func (h *handler) fetchOne(ctx context.Context, in *input) error {
 	o := in.obj
+	if !h.cfg.stagingBucket(o.bucket) {
+		// Any SQS body shaped like a notification could name any bucket
+		// the function's role may read.
+		return fmt.Errorf("%s: bucket %q is not a staging bucket (OCSFMAP_STAGING_BUCKETS): not read", in.name, o.bucket)
+	}
 	body, info, err := h.objects.Get(ctx, o.region, o.bucket, o.key, o.version)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
+	if info.Size > h.cfg.MaxObject {
+		return fmt.Errorf("%s: %w: %d bytes, over %d (OCSFMAP_MAX_OBJECT)", in.name, errObjectTooLarge, info.Size, h.cfg.MaxObject)
+	}
 	if o.etag == "" { // name files after what was read
 		in.contributor += strings.Trim(info.ETag, `"`)
 	}
@@ -454,9 +462,14 @@ func (h *handler) fetchOne(ctx context.Context, in *input) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, body); err != nil {
+	n, err := io.Copy(f, io.LimitReader(body, h.cfg.MaxObject+1))
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("read %s: %w", in.name, err)
+	}
+	if n > h.cfg.MaxObject {
+		f.Close()
+		return fmt.Errorf("%s: %w: over %d bytes (OCSFMAP_MAX_OBJECT)", in.name, errObjectTooLarge, h.cfg.MaxObject)
 	}
 	return f.Close()
 }

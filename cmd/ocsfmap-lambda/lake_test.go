@@ -83,6 +83,7 @@ func startFakeLake(t testing.TB) *fakeLake {
 	}
 	env := maps.Clone(lake.Env)
 	env["OCSFMAP_INTEGRATION"], env["OCSFMAP_DEAD_LETTERS"] = integ, "s3://"+testDead+"/lambda/"
+	env["OCSFMAP_STAGING_BUCKETS"] = testStaging
 	return &fakeLake{srv: lake.S3, sts: lake.STS, bucket: bucket, integ: integ, env: env}
 }
 

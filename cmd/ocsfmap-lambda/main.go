@@ -14,6 +14,12 @@
 //	OCSFMAP_MEMORY        bytes the delivery aims to stay within (default: half
 //	                      the function's memory); suffixes KiB, MiB, GiB
 //	OCSFMAP_WORK_DIR      staging, state and dead-letter files (default /tmp/ocsfmap)
+//	OCSFMAP_STAGING_BUCKETS the buckets whose S3 notifications name alert files,
+//	                      comma-separated; a notification of any other is refused
+//	OCSFMAP_MAX_OBJECT    the largest alert file read, stored or decompressed
+//	                      (default 512MiB)
+//	OCSFMAP_MAX_RECORD    the longest record (a line, an array element) read
+//	                      (default 16MiB); a longer one fails its message
 //
 // and the usual AWS variables (the function's role, AWS_REGION, endpoints).
 // The mapping is compiled and the role's credentials cached once per
@@ -58,6 +64,9 @@ type config struct {
 	Memory      int64
 	FunctionMB  int64 // AWS_LAMBDA_FUNCTION_MEMORY_SIZE; 0 outside Lambda
 	WorkDir     string
+	// StagingBuckets are the only buckets objects are read from.
+	StagingBuckets       []string
+	MaxObject, MaxRecord int64
 }
 
 func configFromEnv() (config, error) {
@@ -82,6 +91,24 @@ func configFromEnv() (config, error) {
 	}
 	if c.WorkDir == "" {
 		c.WorkDir = filepath.Join(os.TempDir(), "ocsfmap")
+	}
+	for _, b := range strings.Split(os.Getenv("OCSFMAP_STAGING_BUCKETS"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			c.StagingBuckets = append(c.StagingBuckets, b)
+		}
+	}
+	c.MaxObject, c.MaxRecord = defaultMaxObject, defaultMaxRecord
+	for _, v := range []struct {
+		name string
+		to   *int64
+	}{{"OCSFMAP_MAX_OBJECT", &c.MaxObject}, {"OCSFMAP_MAX_RECORD", &c.MaxRecord}} {
+		if s := os.Getenv(v.name); s != "" {
+			n, err := parseBytes(s)
+			if err != nil {
+				return c, fmt.Errorf("%s: %w", v.name, err)
+			}
+			*v.to = n
+		}
 	}
 	if mb, err := strconv.ParseInt(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64); err == nil && mb > 0 {
 		c.FunctionMB = mb

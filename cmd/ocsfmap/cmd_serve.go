@@ -55,6 +55,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&mappingPaths, "mappings", "mapping `file` or folder the console's wizard and playground offer (repeatable; default ./mappings when it exists)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key `file` of --tls-cert (PEM)")
+	secureCookies := fs.Bool("secure-cookies", false, "mark the console's cookies Secure behind a proxy that serves HTTPS (automatic with --tls-cert)")
+	metricsAddr := fs.String("metrics-addr", "", "also serve /metrics, /readyz and /healthz in full, without a token, on this private `address` (e.g. 127.0.0.1:9470)")
+	var allowedHosts pathList
+	fs.Var(&allowedHosts, "allowed-host", "a `name` the console answers to besides the --listen host, localhost and IP addresses (repeatable; against DNS rebinding)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +80,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(tokens) == 0 {
 		return usagef("no ingest token: set OCSFMAP_INGEST_TOKEN (comma-separated) or --ingest-token-file")
+	}
+	for _, t := range tokens {
+		if len(t) < minTokenLen {
+			return usagef("an ingest token needs at least %d characters (one of %d given): use a long random one, e.g. openssl rand -hex 24", minTokenLen, len(t))
+		}
 	}
 	adminTokens, err := readTokens(os.Getenv("OCSFMAP_ADMIN_TOKEN"), *adminFile)
 	if err != nil {
@@ -111,7 +120,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 		c, err := console.New(console.Options{
 			Service: svc, AdminTokens: adminTokens, IngestTokens: tokens,
-			Dir: firstFolder(paths), Mappings: mappingPaths, Secure: *tlsCert != "", Logger: log,
+			Dir: firstFolder(paths), Mappings: mappingPaths, Secure: *tlsCert != "" || *secureCookies, Logger: log,
+			AllowedHosts: append(allowedHosts, listenHost(*listen)),
 		})
 		if err != nil {
 			svc.Close()
@@ -132,6 +142,20 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	var opsSrv *http.Server
+	if *metricsAddr != "" {
+		opsLn, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			svc.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		opsSrv = &http.Server{Handler: svc.OpsHandler(), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
+			ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+		go opsSrv.Serve(opsLn)
+		defer opsSrv.Close()
+		log.Info("serving metrics and readiness", "listen", opsLn.Addr().String())
 	}
 	if err := svc.Start(); err != nil {
 		svc.Close()
@@ -196,6 +220,19 @@ func drain(svc *service.Service, srv *http.Server, sigs <-chan os.Signal, timeou
 	}
 	log.Info("stopped")
 	return err
+}
+
+// minTokenLen is the shortest ingest or admin token serve takes: a token
+// is a secret to guess, not a password to remember.
+const minTokenLen = 16
+
+// listenHost is --listen's host, for the console's Host check.
+func listenHost(listen string) string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	return host
 }
 
 // firstFolder is the first -c that is a folder: where the console writes

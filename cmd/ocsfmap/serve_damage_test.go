@@ -73,7 +73,9 @@ func TestServeWALBitFlipIsReported(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.data, "dspm", "wal", q)); q == "" || err != nil {
 		t.Fatalf("log_damage %v: no quarantined copy", d)
 	}
-	resp, err := http.Get("http://" + f.addr + "/metrics")
+	req, _ := http.NewRequest("GET", "http://"+f.addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+serveToken) // /metrics needs a token on the main listener
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

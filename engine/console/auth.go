@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -144,13 +145,21 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PostFormValue("token")
-	ok := 0
-	for _, t := range c.o.AdminTokens {
-		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(t))
+	ok, locked := c.signIn.check(r.RemoteAddr, func() bool {
+		ok := 0
+		for _, t := range c.o.AdminTokens {
+			ok |= subtle.ConstantTimeCompare([]byte(token), []byte(t))
+		}
+		return ok == 1 && token != ""
+	})
+	if locked {
+		c.log.Warn("console sign-in refused: too many wrong tokens from this address", "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", strconv.Itoa(int(c.signIn.lockFor.Seconds())))
+		c.showLogin(w, r, http.StatusTooManyRequests, "Too many wrong tokens from this address: sign-in is locked for a while.")
+		return
 	}
-	if ok != 1 || token == "" {
+	if !ok {
 		c.log.Warn("console sign-in refused", "remote", r.RemoteAddr)
-		time.Sleep(300 * time.Millisecond) // a guess costs a little
 		c.showLogin(w, r, http.StatusUnauthorized, "That token does not sign in to the console (ingest tokens do not).")
 		return
 	}

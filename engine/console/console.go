@@ -33,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,8 +59,13 @@ type Options struct {
 	// Mappings are mapping files, or folders searched for them, offered by
 	// the wizard and the playground besides the integrations' own.
 	Mappings []string
-	// Secure marks the session cookie Secure: set it when serving over TLS.
+	// Secure marks the session cookie Secure: set it when serving over TLS,
+	// or behind a proxy that does (serve --secure-cookies).
 	Secure bool
+	// AllowedHosts are the names, besides localhost and IP addresses, the
+	// console answers to in the Host header (the listen address's, the
+	// proxy's): any other is refused, against DNS rebinding.
+	AllowedHosts []string
 	// SessionTTL is how long a sign-in lasts (default 12h).
 	SessionTTL time.Duration
 	Logger     *slog.Logger
@@ -82,6 +88,9 @@ type Console struct {
 
 	mapMu    sync.Mutex
 	mappings map[string]*cachedMapping // the playground's loaded mappings, by path
+
+	checks *throttle    // Test Connection, the wizard's and the API's
+	signIn *signInGuard // sign-in attempts
 }
 
 // New returns a console for o.Service.
@@ -119,7 +128,8 @@ func New(o Options) (*Console, error) {
 		o.CallerAccount = store.CallerAccount
 	}
 	c := &Console{o: o, svc: o.Service, log: o.Logger.With("component", "console"),
-		sess: newSessions(o.SessionTTL), mappings: map[string]*cachedMapping{}}
+		sess: newSessions(o.SessionTTL), mappings: map[string]*cachedMapping{},
+		checks: newThrottle(10*time.Second, 5), signIn: newSignInGuard()}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -128,15 +138,38 @@ func New(o Options) (*Console, error) {
 }
 
 // WithAPI is the handler `ocsfmap serve` listens with: the service's API
-// keeps /v1/…, /healthz, /readyz and /metrics, the console has the rest.
+// keeps /v1/…, /healthz, /readyz and /metrics, the console has the rest
+// and Test Connection (admin token). Only the Bearer-token API answers to
+// any Host: a load balancer's name is not known here.
 func WithAPI(api http.Handler, c *Console) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
+	mux.Handle("POST /v1/integrations/{name}/test-connection", c.hostChecked(http.HandlerFunc(c.apiTestConnection)))
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
-		mux.Handle(p, api)
+		mux.Handle(p, c.hostChecked(api))
 	}
 	mux.Handle("/", c)
 	return mux
+}
+
+// hostChecked refuses a request whose Host is not this server's (see
+// hostAllowed) with 421 Misdirected Request.
+func (c *Console) hostChecked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.foreignHost(w, r) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// foreignHost answers 421 to a request whose Host is not this server's.
+func (c *Console) foreignHost(w http.ResponseWriter, r *http.Request) bool {
+	if hostAllowed(r.Host, c.o.AllowedHosts) {
+		return false
+	}
+	http.Error(w, "this server does not answer to the name "+strconv.Quote(r.Host)+" (serve --allowed-host)", http.StatusMisdirectedRequest)
+	return true
 }
 
 func (c *Console) routes() {
@@ -169,6 +202,9 @@ func (c *Console) routes() {
 // ServeHTTP serves the console with headers that keep its pages from being
 // framed, sniffed or given to other origins' scripts.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c.foreignHost(w, r) {
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -319,7 +355,7 @@ func (c *Console) mappingChoices() []string {
 			continue
 		}
 		filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
+			if err != nil || !d.Type().IsRegular() { // a FIFO or device would hang or flood the read
 				return nil
 			}
 			name := d.Name()

@@ -21,16 +21,12 @@ func (c *Console) integrationsData() integrationsData {
 }
 
 func (c *Console) integrationsPage(w http.ResponseWriter, r *http.Request, s *session) {
-	d := pageData{Title: "Integrations", Nav: "integrations", Data: c.integrationsData()}
-	if n := r.URL.Query().Get("added"); n != "" {
-		d.Flash = "Integration " + n + " added. It shows Pending until its first alerts are delivered."
+	data := c.integrationsData()
+	names := make([]string, len(data.Rows))
+	for i, st := range data.Rows {
+		names[i] = st.Name
 	}
-	if n := r.URL.Query().Get("saved"); n != "" {
-		d.Flash = "Integration " + n + " saved and reloaded."
-	}
-	if m := r.URL.Query().Get("flash"); m != "" {
-		d.Flash = m
-	}
+	d := pageData{Title: "Integrations", Nav: "integrations", Data: data, Flash: flashText(r.URL.Query(), names)}
 	c.render(w, r, http.StatusOK, "integrations", s, d)
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -30,6 +29,9 @@ func (c *Console) loadMapping(path string) *cachedMapping {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return &cachedMapping{err: err.Error()}
+	}
+	if !fi.Mode().IsRegular() {
+		return &cachedMapping{err: path + " is not a regular file"}
 	}
 	c.mapMu.Lock()
 	defer c.mapMu.Unlock()
@@ -199,5 +201,3 @@ func (c *Console) mappingLabels() []choice {
 	}
 	return out
 }
-
-func urlQuery(s string) string { return url.QueryEscape(s) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -65,10 +66,11 @@ func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request, s *session) 
 		rl := in.Rules[edit]
 		d.Form = ruleForm{Index: edit, Name: rl.Name, Scope: rl.Scope, Enabled: rl.Enabled}
 	}
-	flash := ""
-	if m := r.URL.Query().Get("done"); m != "" {
-		flash = m
+	names := make([]string, len(in.Rules))
+	for i, rl := range in.Rules {
+		names[i] = rl.Name
 	}
+	flash := flashText(r.URL.Query(), names)
 	c.render(w, r, http.StatusOK, "rules", s, pageData{Title: "Alert rules: " + d.Name, Nav: "integrations", Flash: flash, Data: d})
 }
 
@@ -175,7 +177,7 @@ func (c *Console) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 	action := r.PostFormValue("action")
 	inRange := idx >= 0 && idx < len(rules)
 	var err error
-	var done string
+	var done, ruleName string
 	switch action {
 	case "save":
 		if err = checkRule(form, rules); err != nil {
@@ -184,25 +186,26 @@ func (c *Console) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		rl := store.Rule{Name: form.Name, Enabled: form.Enabled, Scope: form.Scope}
 		if inRange {
 			rules[idx] = rl
-			done = "Rule " + form.Name + " saved."
+			done = "rule-saved"
 		} else {
 			form.Index = -1
 			rules = append(rules, rl)
-			done = "Rule " + form.Name + " added."
+			done = "rule-added"
 		}
+		ruleName = form.Name
 	case "enable", "disable":
 		if !inRange {
 			err = errors.New("no such rule")
 			break
 		}
 		rules[idx].Enabled = action == "enable"
-		done = "Rule " + rules[idx].Name + " " + action + "d."
+		done, ruleName = "rule-"+action+"d", rules[idx].Name
 	case "delete":
 		if !inRange {
 			err = errors.New("no such rule")
 			break
 		}
-		done = "Rule " + rules[idx].Name + " deleted."
+		done, ruleName = "rule-deleted", rules[idx].Name
 		rules = append(rules[:idx], rules[idx+1:]...)
 	default:
 		err = fmt.Errorf("unknown action %q", action)
@@ -220,7 +223,7 @@ func (c *Console) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		c.render(w, r, http.StatusUnprocessableEntity, "rules", s, pageData{Title: "Alert rules: " + name, Nav: "integrations", Data: d})
 		return
 	}
-	http.Redirect(w, r, "/integrations/"+name+"/rules?done="+urlQuery(done), http.StatusSeeOther)
+	http.Redirect(w, r, "/integrations/"+url.PathEscape(name)+"/rules?"+flashQuery(done, ruleName), http.StatusSeeOther)
 }
 
 // checkRule checks a rule from the form: a name, unique, and a scope that

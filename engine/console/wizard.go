@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -184,11 +184,11 @@ func (c *Console) wizardPost(w http.ResponseWriter, r *http.Request, s *session)
 			wz.Errors = map[string]string{"finish": err.Error()}
 			break
 		}
-		q := "added"
+		code := "added"
 		if wz.Mode == "edit" {
-			q = "saved"
+			code = "saved"
 		}
-		http.Redirect(w, r, "/?"+q+"="+url.QueryEscape(name), http.StatusSeeOther)
+		http.Redirect(w, r, "/?"+flashQuery(code, name), http.StatusSeeOther)
 		return
 	}
 	if wz.Step == "" {
@@ -257,6 +257,11 @@ func (c *Console) validate(wz *wizard, step string) bool {
 
 // testConnection runs `ocsfmap connect`'s checks with the form's values.
 func (c *Console) testConnection(ctx context.Context, wz *wizard) *checkView {
+	done, wait, started := c.checks.start(time.Now())
+	if !started {
+		return &checkView{Title: "Too many connection tests", Words: fmt.Sprintf("A test is running, or several ran in a short while: each assumes the role. Try again in %d seconds.", int(math.Ceil(wait.Seconds())))}
+	}
+	defer done()
 	o := store.S3Options{Bucket: wz.Bucket, Region: wz.Region, RoleARN: wz.RoleARN, ExternalID: wz.ExternalID,
 		PathStyle: wz.PathStyle, SessionName: "ocsfmap-console"}
 	res, err := service.CheckConnection(ctx, o, wz.Folder, wz.WriteProbe)
@@ -400,8 +405,13 @@ func diagText(err error, scratch, real string) string {
 
 func (c *Console) showWizard(w http.ResponseWriter, r *http.Request, s *session, wz *wizard, status int) {
 	wz.Mappings = c.mappingLabels()
-	if cm := c.loadMapping(wz.Mapping); cm.m != nil {
-		wz.EventClass = fmt.Sprintf("%s (class_uid %d)", cm.m.Plan.Class.Caption, cm.m.Plan.Class.UID)
+	for _, m := range wz.Mappings { // only a mapping offered is ever read: the form's path is anyone's
+		if m.Value != wz.Mapping {
+			continue
+		}
+		if cm := c.loadMapping(wz.Mapping); cm.m != nil {
+			wz.EventClass = fmt.Sprintf("%s (class_uid %d)", cm.m.Plan.Class.Caption, cm.m.Plan.Class.UID)
+		}
 	}
 	wz.Regions = regions
 	known := false
@@ -479,9 +489,9 @@ func (c *Console) setEnabled(w http.ResponseWriter, r *http.Request, s *session)
 		c.render(w, r, http.StatusUnprocessableEntity, "error", s, pageData{Title: "Integration " + name, Nav: "integrations", Error: err.Error()})
 		return
 	}
-	verb := "enabled"
+	code := "enabled"
 	if r.PostFormValue("enabled") != "on" {
-		verb = "disabled: new alerts are refused; what was accepted is still delivered"
+		code = "disabled"
 	}
-	http.Redirect(w, r, "/?flash="+url.QueryEscape("Integration "+name+" "+verb+"."), http.StatusSeeOther)
+	http.Redirect(w, r, "/?"+flashQuery(code, name), http.StatusSeeOther)
 }

@@ -72,6 +72,9 @@ func Vars(text string, extra []Func) ([]string, error) {
 }
 
 func collect(text string, extra []Func) (*varCollector, error) {
+	if err := checkLimits(text); err != nil {
+		return nil, err
+	}
 	tree, err := parser.Parse(text)
 	if err != nil {
 		return nil, toError(err)

@@ -27,19 +27,19 @@ const retryAfter = "5"
 //
 //	POST /v1/integrations/{name}/alerts           ingest (Bearer token)
 //	GET  /v1/integrations, /v1/integrations/{name} status (Bearer token)
-//	POST /v1/integrations/{name}/test-connection   Test Connection (Bearer token)
-//	GET  /healthz, /readyz, /metrics
+//	GET  /healthz, /readyz (problems listed with a Bearer token)
+//	GET  /metrics                                  (Bearer token; see OpsHandler)
+//
+// Test Connection is the console's (admin token, rate-limited): an ingest
+// token does not run it.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/integrations/{name}/alerts", s.auth(s.ingest))
 	mux.Handle("GET /v1/integrations", s.auth(s.list))
 	mux.Handle("GET /v1/integrations/{name}", s.auth(s.one))
-	mux.Handle("POST /v1/integrations/{name}/test-connection", s.auth(s.testConnection))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
-	})
-	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", s.met.handler())
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.auth(s.met.handler().ServeHTTP))
 	return mux
 }
 
@@ -49,6 +49,7 @@ func (s *Service) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || !validToken(strings.TrimSpace(token), s.cfg.IngestTokens) {
+			time.Sleep(authFailDelay) // a guess costs a little
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ocsfmap"`)
 			writeError(w, http.StatusUnauthorized, "a valid ingest token is required (Authorization: Bearer TOKEN)")
 			return
@@ -248,41 +249,6 @@ func (s *Service) TestConnection(ctx context.Context, name string, writeProbe bo
 		in.log.Warn("could not record the connection test", "err", rerr)
 	}
 	return res, nil
-}
-
-func (s *Service) testConnection(w http.ResponseWriter, r *http.Request) {
-	if s.lookup(r.PathValue("name")) == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no integration named %q", r.PathValue("name")))
-		return
-	}
-	check, err := s.TestConnection(r.Context(), r.PathValue("name"), r.URL.Query().Get("write_probe") == "true")
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, check)
-}
-
-// ready: every log writable and every integration loaded.
-func (s *Service) ready(w http.ResponseWriter, _ *http.Request) {
-	var problems []string
-	if !s.Accepting() {
-		problems = append(problems, "stopping")
-	}
-	for _, n := range s.names() {
-		in := s.lookup(n)
-		if msg := in.walErr.Load(); msg != nil {
-			problems = append(problems, fmt.Sprintf("%s: write-ahead log: %s", n, *msg))
-		}
-		if msg := in.configErr.Load(); msg != nil {
-			problems = append(problems, fmt.Sprintf("%s: configuration not reloaded (the previous one runs)", n))
-		}
-	}
-	if len(problems) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -79,6 +79,8 @@ func CheckSourceName(s string) error {
 	switch {
 	case s == "":
 		return errors.New("empty source name")
+	case s == "." || s == "..": // a folder of its own, or its parent, in a key
+		return fmt.Errorf("source name %q names no folder", s)
 	case len(s) > MaxSourceName:
 		return fmt.Errorf("source name %q has %d characters; Security Lake allows at most %d", s, len(s), MaxSourceName)
 	case !sourceRE.MatchString(s):

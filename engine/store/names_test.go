@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -62,6 +63,8 @@ func TestNormalizePrefix(t *testing.T) {
 		"ext/a/b/":                  "",
 		"other/a/":                  "",
 		"":                          "",
+		"/ext/../":                  "", // issue 20, L6
+		"ext/.":                     "",
 	} {
 		got, err := NormalizePrefix(in)
 		if got != want || (err == nil) != (want != "") {
@@ -130,6 +133,18 @@ func TestStatusTransitions(t *testing.T) {
 	if st, _ = ReadStatus(dir); st.State != Success {
 		t.Errorf("after recovery %+v", st)
 	}
+	// A delivery that fails is not cleared by a passing check (issue 20,
+	// M7): the role may be assumed while uploads still fail.
+	failing := NewDeliverer(deniedStore{}, DeliverOptions{StateDir: dir, Logger: quiet(t), Attempts: 1})
+	stage(t, staging, "a/e.parquet", 3)
+	failing.Deliver(t.Context(), staging)
+	if st, _ = ReadStatus(dir); st.State != Failed {
+		t.Fatalf("after a failed delivery %+v", st)
+	}
+	RecordCheck(dir, nil)
+	if st, _ = ReadStatus(dir); st.State != Failed || !st.LastCheck.OK {
+		t.Errorf("a passing check cleared a failed delivery: %+v", st)
+	}
 	// Only the status file is left: temp files are renamed or removed.
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 || entries[0].Name() != StatusFile {
@@ -158,3 +173,11 @@ func TestLocalPutRejectsEscapingKeys(t *testing.T) {
 		}
 	}
 }
+
+// deniedStore refuses every upload, as a bucket policy would.
+type deniedStore struct{}
+
+func (deniedStore) Put(context.Context, string, string) (int64, error) {
+	return 0, &Error{Kind: KindAccessDenied, Target: "b"}
+}
+func (deniedStore) String() string { return "denied" }

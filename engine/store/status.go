@@ -181,8 +181,9 @@ func writeStatus(dir string, st Status) error {
 }
 
 // RecordCheck stores a connection test's outcome. A failed test makes the
-// status Failed; a passing one clears an earlier failure (back to Success when
-// something was delivered before, else Pending).
+// status Failed; a passing one clears a failure that an earlier test
+// recorded (back to Success when something was delivered before, else
+// Pending), never a delivery's: only a delivery that succeeds clears that.
 func RecordCheck(stateDir string, err error) error {
 	now := time.Now().UTC()
 	return bookFor(stateDir).update(func(st *Status) {
@@ -192,8 +193,9 @@ func RecordCheck(stateDir string, err error) error {
 			st.fail(now, err)
 			return
 		}
+		failedCheck := st.LastCheck != nil && !st.LastCheck.OK && st.LastCheck.Time.Equal(st.FailedAt)
 		st.LastCheck = &Check{Time: now, OK: true, Message: "connection OK"}
-		if st.State == Failed {
+		if st.State == Failed && failedCheck {
 			st.clear()
 		}
 	})
