@@ -179,12 +179,13 @@ func (c *Checker) lakeRow(lf *lakeFile, l loc, f recordFacts) int {
 	before := c.sum.Problems
 	p := lf.part
 	// The lake trims a partition value's surrounding blanks: " eu-west-1 "
-	// is in region=eu-west-1.
+	// is in region=eu-west-1. A record without a region or account is in the
+	// folder of the writer's default (run --default-region/--default-account).
 	region, account := strings.TrimSpace(f.region), strings.TrimSpace(f.account)
-	if region != p.region {
+	if region != "" && region != p.region {
 		c.problem(l, "/cloud/region", RulePartition, fmt.Sprintf("cloud.region %q is not the folder's region=%s", f.region, p.region))
 	}
-	if account != p.account && p.account != "external_"+account && p.account != "external" {
+	if account != "" && account != p.account && p.account != "external_"+account && p.account != "external" {
 		c.problem(l, "/cloud/account/uid", RulePartition, fmt.Sprintf("cloud.account.uid (cloud.account_uid in 1.0.0-rc.2) %q is not the folder's accountId=%s", f.account, p.account))
 	}
 	if f.hasTime {

@@ -71,6 +71,13 @@ func TestLakeContract(t *testing.T) {
 		{"class_uid": 2006, "time": 1793528120000, "time_dt": "2026-11-01T10:15:20Z", "cloud": {"region": "us-east-1", "account": {"uid": "gcp-1"}}},
 		{"class_uid": 2001, "time": 1793628130000, "time_dt": "2026-11-02T14:02:10Z", "cloud": {"region": "us-west-2", "account": {"uid": "gcp-2"}}}
 	]`, compress.Codecs.Zstd)
+	// No problem: a region with blanks around it (the lake trims them), and
+	// records without a region or account (in the writer's default folders).
+	writeParquet(t, filepath.Join(part, "c.parquet"), good, `[
+		{"class_uid": 2001, "time": 1793528130000, "time_dt": "2026-11-01T10:15:30Z", "cloud": {"region": " us-east-1 ", "account": {"uid": "gcp-1"}}},
+		{"class_uid": 2001, "time": 1793528130001, "time_dt": "2026-11-01T10:15:30.001Z", "cloud": {"account": {}}},
+		{"class_uid": 2001, "time": 1793528130002, "time_dt": "2026-11-01T10:15:30.002Z"}
+	]`, compress.Codecs.Zstd)
 	writeParquet(t, filepath.Join(part, "b.parquet"), bad, `[
 		{"class_uid": 2001, "time": "2026-11-01T10:15:30Z", "time_dt": "2026-11-01T10:15:30Z", "cloud": {"region": "us-east-1", "account": {"uid": "gcp-1"}}}
 	]`, compress.Codecs.Gzip)

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
@@ -175,7 +176,9 @@ type check struct {
 	slot   int
 	path   string
 	enum   map[int64]string
-	pos    diag.Pos
+	// strEnum: the allowed values of a string_t enum (http_method), sorted.
+	strEnum []string
+	pos     diag.Pos
 	// checkConstraint: the node indexes of the attributes the constraint
 	// names that a rule sets, and its text for the dead letter.
 	nodes []int
@@ -250,7 +253,14 @@ func (c *compiler) requirements() {
 	}
 	walk(c.tree.root)
 	for _, r := range c.p.rules {
-		if r.attr != nil && len(r.attr.Enum) > 0 && !r.enumSafe && r.target.Kind != KindList {
+		if r.attr != nil && r.static != nil && r.static.Kind == String && len(r.attr.StrEnum) > 0 {
+			if _, ok := slices.BinarySearch(r.attr.StrEnum, r.static.Str); !ok {
+				d := c.errorf("M308", r.pos, "%q is not a value of %s's enum", r.static.Str, r.path)
+				d.Detail = "allowed: " + strings.Join(r.attr.StrEnum, ", ")
+				d.Suggest = diag.Suggest(r.static.Str, r.attr.StrEnum)
+			}
+		}
+		if r.attr != nil && (len(r.attr.Enum) > 0 || len(r.attr.StrEnum) > 0) && !r.enumSafe && r.target.Kind != KindList {
 			c.pendingEnum = append(c.pendingEnum, r)
 		}
 		if r.attr != nil && r.target.Slot >= 0 && c.cat.Scalar(r.attr.Type) != nil {
@@ -442,7 +452,7 @@ func (c *compiler) layout() {
 	}
 	for _, r := range c.pendingEnum {
 		p.checks = append(p.checks, check{op: checkEnum, parent: -1, node: p.present[r.target], slot: r.target.Slot,
-			path: r.path, enum: r.attr.Enum, pos: r.pos})
+			path: r.path, enum: r.attr.Enum, strEnum: r.attr.StrEnum, pos: r.pos})
 	}
 	for _, r := range c.pendingScalar {
 		p.checks = append(p.checks, check{op: checkScalar, parent: -1, node: p.present[r.target], slot: r.target.Slot,

@@ -132,3 +132,45 @@ func TestDeadLetterSaysWhatFailed(t *testing.T) {
 		t.Fatalf("want both failing rules, count then confidence_id: %v (others %v)", err, pe.Others)
 	}
 }
+
+// TestStringEnums: a string_t attribute with an enum (http_method in 1.1.0)
+// is checked like an integer enum: per record (R404) and at load for a
+// static value (M308). The JSON Schema held these values invalid while the
+// default validation wrote them.
+func TestStringEnums(t *testing.T) {
+	src := `format: ocsfmap/v1
+mapping: t/http
+version: 1.0.0
+ocsf: {version: 1.1.0, class: http_activity}
+fields:
+  time: {expr: 'epoch_ms(t)'}
+  activity_id: {value: 1}
+  severity_id: {value: 1}
+  metadata.product.vendor_name: {value: v}
+  metadata.product.name: {value: p}
+  http_request.http_method: {from: method}
+  src_endpoint.ip: {value: 192.0.2.1}
+  dst_endpoint.ip: {value: 192.0.2.2}
+  http_response.code: {value: 200}
+`
+	m, diags := spec.Parse("m.yaml", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Render())
+	}
+	p, diags := Compile(m)
+	if diags.HasErrors() {
+		t.Fatal(diags.Render())
+	}
+	mp := p.NewMapper()
+	if _, err := mp.Map([]byte(`{"t": 1793528130, "method": "GET"}`)); err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	_, err := mp.Map([]byte(`{"t": 1793528130, "method": "invalid"}`))
+	if pe, ok := err.(*Error); !ok || pe.Code != "R404" || !strings.Contains(pe.Msg, `"invalid" is not a value of the enum`) {
+		t.Fatalf("an http_method outside the enum: %v", err)
+	}
+	m, _ = spec.Parse("m.yaml", []byte(strings.Replace(src, "{from: method}", "{value: GETT}", 1)))
+	if _, diags := Compile(m); !strings.Contains(diags.Render(), `M308`) || !strings.Contains(diags.Render(), `"GETT" is not a value`) {
+		t.Fatalf("static value outside the enum: %s", diags.Render())
+	}
+}

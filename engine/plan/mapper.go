@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
@@ -442,9 +443,14 @@ func (m *Mapper) check(c *check) error {
 		}
 	case checkEnum:
 		v := m.rec.Values[c.slot]
-		if v.Kind == Int {
+		switch {
+		case v.Kind == Int && c.enum != nil:
 			if _, ok := c.enum[v.Int]; !ok {
 				return &Error{Code: "R404", Path: c.path, Rule: c.pos, Msg: fmt.Sprintf("%d is not a value of the enum", v.Int)}
+			}
+		case v.Kind == String && c.strEnum != nil:
+			if _, ok := slices.BinarySearch(c.strEnum, v.Str); !ok {
+				return &Error{Code: "R404", Path: c.path, Rule: c.pos, Msg: fmt.Sprintf("%q is not a value of the enum (%s)", v.Str, strings.Join(c.strEnum, ", "))}
 			}
 		}
 	case checkScalar:
