@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -184,4 +185,63 @@ func TestDiskFullRecovers(t *testing.T) {
 	}
 	got, _ = readAll(t, l, 1)
 	checkEntries(t, got, want)
+}
+
+// TestRemovedSegmentAfterACutIsReported: a segment cut short leaves a gap
+// from its end to the next segment; when that next segment is later removed
+// too, its records must be reported as a gap of their own. (The fault test
+// found them lost silently: the new gap began where the old one did, at the
+// same segment and offset, and was taken for it.)
+func TestRemovedSegmentAfterACutIsReported(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{NoSync: true, SegmentBytes: 4 << 10}
+	l := openT(t, dir, o)
+	want := appendN(t, l, 0, 120)
+	must(t, l.Close())
+	segs := segmentFirsts(t, dir)
+	if len(segs) < 4 {
+		t.Fatalf("%d segments, want at least 4", len(segs))
+	}
+	// Cut the first segment short: its tail becomes a gap up to segs[1].
+	a := segPath(dir, segs[0])
+	st, err := os.Stat(a)
+	must(t, err)
+	must(t, os.Truncate(a, st.Size()/2))
+	l = openT(t, dir, o)
+	must(t, l.Close())
+	// Then the segment after it goes missing.
+	must(t, os.Remove(segPath(dir, segs[1])))
+	l = openT(t, dir, o)
+	got, _ := readAll(t, l, 1)
+	read := map[LSN]bool{}
+	for _, e := range got {
+		read[e.lsn] = true
+	}
+	for _, e := range want {
+		if read[e.lsn] {
+			continue
+		}
+		inGap := false
+		for _, g := range l.Gaps() {
+			inGap = inGap || g.Damaged && g.From <= e.lsn && e.lsn < g.To
+		}
+		if !inGap {
+			t.Fatalf("acknowledged LSN %d neither read nor in a reported gap; gaps %+v", e.lsn, l.Gaps())
+		}
+	}
+}
+
+// segmentFirsts lists the first LSNs of dir's segments, in order.
+func segmentFirsts(t *testing.T, dir string) []LSN {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	must(t, err)
+	var out []LSN
+	for _, e := range ents {
+		if first, ok := parseSegName(e.Name()); ok {
+			out = append(out, first)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -109,7 +109,10 @@ func (l *Log) recordGap(g Gap) error {
 }
 
 // covered tells whether the journal accounts for every LSN in [from, to).
-func (l *Log) covered(from, to LSN) bool {
+func (l *Log) covered(from, to LSN) bool { return l.uncovered(from) >= to }
+
+// uncovered is the first LSN from on that no recorded gap holds.
+func (l *Log) uncovered(from LSN) LSN {
 	gaps := slices.Clone(l.gaps)
 	slices.SortFunc(gaps, func(a, b Gap) int { return cmp.Compare(a.From, b.From) })
 	for _, g := range gaps {
@@ -117,7 +120,7 @@ func (l *Log) covered(from, to LSN) bool {
 			from = g.To
 		}
 	}
-	return from >= to
+	return from
 }
 
 // highWater is the LSN after every gap recorded: appends start at or after

@@ -226,10 +226,13 @@ func (l *Log) load() error {
 			case end > first:
 				return fmt.Errorf("%w: %s ends after LSN %d but the next segment starts at %d; move the extra segment out of the folder", ErrCorrupt, prev.path, end, first)
 			case end < first && !l.covered(end, first):
-				// A segment removed, or cut at a record boundary.
-				if err := l.recordGap(Gap{From: end, To: first, Damaged: true, Records: uint64(first - end),
+				// A segment removed, or cut at a record boundary. The gap
+				// starts after what earlier gaps already hold: one that began
+				// at end (the cut of prev) must not hide this one.
+				from := l.uncovered(end)
+				if err := l.recordGap(Gap{From: from, To: first, Damaged: true, Records: uint64(first - from),
 					Segment: filepath.Base(prev.path), Offset: prev.size,
-					Reason: fmt.Sprintf("LSNs %d to %d missing between segments (a segment removed or cut short)", end, first-1)}); err != nil {
+					Reason: fmt.Sprintf("LSNs %d to %d missing between segments (a segment removed or cut short)", from, first-1)}); err != nil {
 					return err
 				}
 			}
