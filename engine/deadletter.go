@@ -25,6 +25,10 @@ type DeadLetter struct {
 	Also       []string `json:"also,omitempty"` // the record's other failing rules and checks
 	Raw        string   `json:"raw,omitempty"`        // the original record, when it is valid UTF-8
 	RawBase64  string   `json:"raw_base64,omitempty"` // otherwise, byte for byte
+	// RawTruncated: Raw or RawBase64 holds only the first bytes of the
+	// record, which was RawBytes long (a writer with a size limit).
+	RawTruncated bool `json:"raw_truncated,omitempty"`
+	RawBytes     int  `json:"raw_bytes,omitempty"`
 }
 
 // SetRaw keeps raw as the dead letter's original bytes: as text when it is
@@ -37,13 +41,48 @@ func (d *DeadLetter) SetRaw(raw []byte) {
 	}
 }
 
+// SetRawUpTo keeps at most limit bytes of raw (cut on a UTF-8 boundary when
+// raw is text), marking the dead letter truncated when it is cut.
+func (d *DeadLetter) SetRawUpTo(raw []byte, limit int) {
+	if len(raw) <= limit {
+		d.SetRaw(raw)
+		return
+	}
+	cut := max(limit, 0)
+	if utf8.Valid(raw) {
+		for cut > 0 && !utf8.RuneStart(raw[cut]) {
+			cut--
+		}
+	}
+	d.Raw, d.RawBase64 = "", ""
+	d.SetRaw(raw[:cut])
+	d.RawTruncated, d.RawBytes = true, len(raw)
+}
+
+// limitRaw cuts an already set Raw or RawBase64 to limit bytes of the record.
+func (d *DeadLetter) limitRaw(limit int) {
+	switch {
+	case d.RawTruncated:
+	case len(d.Raw) > limit:
+		d.SetRawUpTo([]byte(d.Raw), limit)
+	case base64.StdEncoding.DecodedLen(len(d.RawBase64)) > limit:
+		if raw, err := base64.StdEncoding.DecodeString(d.RawBase64); err == nil && len(raw) > limit {
+			d.RawBase64 = ""
+			d.SetRawUpTo(raw, limit)
+		}
+	}
+}
+
 // DeadLetterFile writes dead letters as JSON lines to a file it creates on
 // the first one, so a clean run leaves no empty file behind.
 type DeadLetterFile struct {
 	Path string
-	mu   sync.Mutex
-	f    *os.File
-	n    int64
+	// MaxRaw, when above zero, keeps at most that many bytes of each
+	// record's original bytes (marked raw_truncated, with raw_bytes).
+	MaxRaw int
+	mu     sync.Mutex
+	f      *os.File
+	n      int64
 }
 
 // NewDeadLetterFile returns the dead-letter file of one run at path: a file
@@ -69,6 +108,9 @@ func (w *DeadLetterFile) Write(d *DeadLetter) error {
 			return err
 		}
 		w.f = f
+	}
+	if w.MaxRaw > 0 {
+		d.limitRaw(w.MaxRaw)
 	}
 	// Not HTML-escaped: the raw record must read as it came ("<stdin>", "a&b").
 	var b bytes.Buffer

@@ -51,6 +51,9 @@ type DeliveryOptions struct {
 	// DeadLetters is the dead-letter file (default: dead-letters.ndjson in
 	// the integration's state folder, or beside the local lake).
 	DeadLetters string
+	// MaxDeadLetterRaw, when above zero, keeps at most that many bytes of
+	// a dead letter's original record (see DeadLetterFile.MaxRaw).
+	MaxDeadLetterRaw int
 	// FileName names a partition's n-th file of this delivery instead of a
 	// UUIDv7 (see lake.Options.FileName): a delivery that may be replayed
 	// derives names from what it delivers, so the replay overwrites.
@@ -180,6 +183,7 @@ func (m *Mapping) NewDelivery(ctx context.Context, o DeliveryOptions) (*Delivery
 	if d.dead, err = NewDeadLetterFile(o.DeadLetters); err != nil {
 		return nil, err
 	}
+	d.dead.MaxRaw = o.MaxDeadLetterRaw
 
 	onFile := func(lake.FileInfo) {}
 	if integ != nil {

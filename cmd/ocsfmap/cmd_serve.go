@@ -42,7 +42,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	maxBody := byteSize(16 << 20)
 	fs.Var(&maxBody, "max-body", "request body limit, compressed or not (`SIZE`)")
 	maxLog := byteSize(4 << 30)
-	fs.Var(&maxLog, "max-log", "write-ahead log cap per integration (`SIZE`); over it ingest answers 503 with Retry-After")
+	fs.Var(&maxLog, "max-log", "disk budget per integration (`SIZE`) for the write-ahead log, rejected lines, dead letters and Idempotency-Keys; over it ingest answers 503 with Retry-After")
+	maxAlerts := fs.Int("max-alerts", 100_000, "most alerts in one request; over it the request is refused whole (413)")
+	maxIngests := fs.Int("max-ingests", 8, "requests read at once per integration; more wait up to 10s, then 503 with Retry-After")
+	minRate := byteSize(32 << 10)
+	fs.Var(&minRate, "min-read-rate", "a request body must come at `SIZE` a second after 5s, or it is cut (408)")
 	memory := byteSize(engine.DefaultMemory)
 	fs.Var(&memory, "memory", "memory delivery aims to stay within (`SIZE`): the epoch filling and the one closing share it")
 	tokenFile := fs.String("ingest-token-file", "", "`file` of ingest tokens, one a line (or OCSFMAP_INGEST_TOKEN, comma-separated)")
@@ -99,6 +103,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Paths: paths, DataDir: *data,
 		RollBytes: int64(rollSize), RollAge: *rollAge,
 		Memory: int64(memory), MaxBody: int64(maxBody), MaxLogBytes: int64(maxLog),
+		MaxAlerts: *maxAlerts, MaxIngests: *maxIngests, MinReadRate: int64(minRate),
 		IngestTokens: tokens, NoSync: *noSync, Logger: log, KeyRetention: *keyRetention,
 		// With a console, start empty: the first integration is added there.
 		AllowNoIntegrations: len(adminTokens) > 0,
@@ -137,11 +142,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler:           web,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute, // a 16 MiB body on a slow link
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+		// Ingest sets a read deadline of its own from --min-read-rate.
+		ReadTimeout:    2 * time.Minute,
+		WriteTimeout:   2 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(handler, slog.LevelWarn),
 	}
 	var opsSrv *http.Server
 	if *metricsAddr != "" {
@@ -161,6 +167,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		svc.Close()
 		return err
 	}
+	// Signals are caught before the first request is answered: a SIGTERM
+	// right after /healthz answers must drain, not kill.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() {
 		if *tlsCert != "" {
@@ -175,9 +186,6 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("serving", "listen", ln.Addr().String(), "data", *data, "integrations", len(svc.Statuses()), "console", len(adminTokens) > 0, "url", scheme+"://"+ln.Addr().String()+"/")
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	for {
 		select {
 		case err := <-served:

@@ -166,8 +166,10 @@ func (in *integration) newDelivery(ctx context.Context, l *loaded, dl *store.Del
 		// A staged file lost in a crash is rebuilt from the log.
 		NoSync:      true,
 		DeadLetters: deadPath,
-		FileName:    func(keyDir string, n int) string { return epochFileName(in.st.LogID, from, keyDir, n) },
-		Logger:      in.log,
+		// A dead letter keeps the start of a huge alert, not all of it (the disk budget).
+		MaxDeadLetterRaw: maxStoredRaw,
+		FileName:         func(keyDir string, n int) string { return epochFileName(in.st.LogID, from, keyDir, n) },
+		Logger:           in.log,
 	})
 	return d, staging, err
 }

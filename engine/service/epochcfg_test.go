@@ -72,7 +72,7 @@ func startService(t *testing.T, dir string) (*Service, *httptest.Server) {
 	return svc, hs
 }
 
-func postAlerts(t *testing.T, url string, n int, seed uint64) {
+func postGenerated(t *testing.T, url string, n int, seed uint64) {
 	t.Helper()
 	g := alertgen.New(seed, alertgen.Options{Accounts: 3, Days: 1})
 	var body []byte
@@ -147,7 +147,7 @@ func TestClosingEpochRebuiltAsCut(t *testing.T) {
 	}
 	svc, hs := startService(t, dir)
 	const alerts = 60
-	postAlerts(t, hs.URL, alerts, 7)
+	postGenerated(t, hs.URL, alerts, 7)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var st deliveryState
@@ -247,7 +247,7 @@ func TestNewIntegrationDoesNotInherit(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc, hs := startService(t, dir)
-	postAlerts(t, hs.URL, 10, 9)
+	postGenerated(t, hs.URL, 10, 9)
 	perm := func(p string, want os.FileMode) {
 		t.Helper()
 		if fi, err := os.Stat(p); err != nil {
@@ -284,7 +284,7 @@ func TestNewIntegrationDoesNotInherit(t *testing.T) {
 
 	// The same integration after a restart (nothing changed): its data stays.
 	svc, hs = startService(t, dir)
-	postAlerts(t, hs.URL, 5, 10)
+	postGenerated(t, hs.URL, 5, 10)
 	svc.Close()
 	svc, _ = startService(t, dir)
 	st, _ = svc.Status("dspm")

@@ -83,14 +83,16 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, fmt.Sprintf("integration %q is disabled (enabled: false in %s)", in.name, in.file))
 		return
 	}
+	// Slots are the integration's own: clients of one integration, however
+	// many or slow, cannot make another's wait.
 	t := time.NewTimer(s.cfg.IngestWait)
 	select {
-	case s.ingests <- struct{}{}:
+	case in.slots <- struct{}{}:
 		t.Stop()
-		defer func() { <-s.ingests }()
+		defer func() { <-in.slots }()
 	case <-t.C:
 		w.Header().Set("Retry-After", retryAfter)
-		writeError(w, http.StatusServiceUnavailable, "too many requests at once; retry later")
+		writeError(w, http.StatusServiceUnavailable, "too many requests at once for this integration; retry later")
 		return
 	case <-r.Context().Done():
 		t.Stop()
@@ -125,14 +127,19 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 
 // accept reads, splits and logs one request; the status says how it went.
 func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration, key string) (IngestResponse, int, error) {
+	if in.overBudget(0) { // refused before its body is read
+		return IngestResponse{}, http.StatusServiceUnavailable, errBudget
+	}
 	bufs := bufferPool.Get().(*ingestBuffers)
 	defer putBuffers(bufs)
-	body, err := readBody(w, r, s.cfg.MaxBody, bufs.body[:0])
+	body, err := readBody(w, r, s.cfg.MaxBody, s.cfg.MinReadRate, s.cfg.BodyGrace, bufs.body[:0])
 	bufs.body = body
-	if errors.Is(err, errTooLarge) {
+	switch {
+	case errors.Is(err, errTooLarge):
 		return IngestResponse{}, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes (--max-body)", s.cfg.MaxBody)
-	}
-	if err != nil {
+	case errors.Is(err, errTooSlow):
+		return IngestResponse{}, http.StatusRequestTimeout, fmt.Errorf("the body came slower than %d bytes/s (--min-read-rate): the request was cut", s.cfg.MinReadRate)
+	case err != nil:
 		return IngestResponse{}, http.StatusBadRequest, err
 	}
 	// The alerts go straight after the log record's header.
@@ -140,16 +147,25 @@ func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration
 	b := &batch{key: key, accepted: now}
 	rec, at := b.appendHeader(bufs.rec[:0])
 	rec = slices.Grow(rec, len(body)+1)
-	rec, alerts, rejected, err := splitAlerts(body, rec)
+	rec, alerts, rejected, err := splitAlerts(body, rec, limits{alerts: s.cfg.MaxAlerts, rejected: maxRejected})
 	bufs.rec = rec
+	var le *limitError
+	if errors.As(err, &le) {
+		return IngestResponse{}, le.status, err
+	}
 	if err != nil {
 		return IngestResponse{}, http.StatusBadRequest, err
+	}
+	if in.overBudget(int64(len(rec))) {
+		return IngestResponse{}, http.StatusServiceUnavailable, errBudget
 	}
 	b.alerts, b.rejected = alerts, len(rejected)
 	setCounts(rec[at:], b.alerts, b.rejected)
 	ndjson := rec[at+8:]
 	if alerts > 0 || key != "" {
-		if err := in.accept(r.Context(), b, rec); err != nil {
+		// The body is read: a client gone now does not undo the request
+		// (its retry with the key is answered from the log).
+		if err := in.accept(context.WithoutCancel(r.Context()), b, rec); err != nil {
 			if errors.Is(err, wal.ErrFull) {
 				return IngestResponse{}, http.StatusServiceUnavailable, errors.New("the write-ahead log is full: delivery is behind; retry later")
 			}
@@ -163,18 +179,34 @@ func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration
 		in.rejected.Add(int64(len(rejected)))
 	}
 	in.keepRecent(now, ndjson)
-	for _, rj := range rejected {
-		d := &engine.DeadLetter{Input: "POST " + r.URL.Path, Line: rj.line, Code: "R400", Reason: rj.reason}
-		d.SetRaw(rj.raw)
-		if err := in.rejects.Write(d); err != nil {
-			in.log.Error("cannot write a dead letter", "err", err)
-		}
+	if len(rejected) > 0 {
+		in.writeRejected("POST "+r.URL.Path, rejected)
 	}
 	return IngestResponse{Integration: in.name, Accepted: alerts, Rejected: len(rejected)}, http.StatusAccepted, nil
 }
 
+// writeRejected dead-letters a request's rejected lines, each keeping at
+// most maxStoredRaw of its bytes and all of them rawRoom.
+// The request is accepted already: a failed write is logged, not answered.
+func (in *integration) writeRejected(input string, rejected []rejection) {
+	ds := make([]*engine.DeadLetter, len(rejected))
+	room := in.rejects.rawRoom()
+	for i, rj := range rejected {
+		d := &engine.DeadLetter{Input: input, Line: rj.line, Code: "R400", Reason: rj.reason}
+		keep := min(len(rj.raw), maxStoredRaw, room)
+		d.SetRawUpTo(rj.raw, keep)
+		room -= keep
+		ds[i] = d
+	}
+	if err := in.rejects.write(ds); err != nil {
+		in.log.Error("cannot write rejected lines", "lines", len(ds), "err", err)
+	}
+}
+
 // keepRecent keeps the last few alerts of a request for the console, in
-// the order they came.
+// the order they came. An alert over maxRecentAlert is not kept (cut, it
+// would no longer be JSON for the rule previews): the ring holds at most
+// recentAlerts × maxRecentAlert bytes.
 func (in *integration) keepRecent(at time.Time, ndjson []byte) {
 	const perRequest = 5
 	start, lines := len(ndjson), 0
@@ -183,7 +215,7 @@ func (in *integration) keepRecent(at time.Time, ndjson []byte) {
 		lines++
 	}
 	for _, l := range bytes.Split(bytes.TrimSuffix(ndjson[start:], []byte{'\n'}), []byte{'\n'}) {
-		if len(l) > 0 {
+		if len(l) > 0 && len(l) <= maxRecentAlert {
 			in.recent.add(at, l)
 		}
 	}

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine/source"
 )
@@ -18,18 +20,25 @@ import (
 // errTooLarge is a body over the size limit, compressed or not.
 var errTooLarge = errors.New("request body too large")
 
+// errTooSlow is a body that came slower than the minimum rate.
+var errTooSlow = errors.New("request body too slow")
+
 // readBody appends the request body to dst, gunzipping it when it says so,
 // up to limit bytes either way (a small gzip body must not inflate past the
-// limit).
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, dst []byte) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, limit)
+// limit). The body must come at minRate bytes a second after a grace
+// period: a request holds one of its integration's slots while it is read,
+// and a client trickling bytes must not hold it for minutes.
+func readBody(w http.ResponseWriter, r *http.Request, limit, minRate int64, grace time.Duration, dst []byte) ([]byte, error) {
+	body := &rateReader{r: http.MaxBytesReader(w, r.Body, limit), rc: http.NewResponseController(w), start: time.Now(), rate: minRate, grace: grace}
+	body.extend()
+	defer body.rc.SetReadDeadline(time.Time{})
 	var src io.Reader = body
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
 	case "gzip":
 		zr, err := gzip.NewReader(body)
 		if err != nil {
-			return nil, tooLargeOr(err, "gzip body")
+			return nil, body.cause(err, "gzip body")
 		}
 		defer zr.Close()
 		src = zr
@@ -42,7 +51,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, dst []byte) (
 	src = io.LimitReader(src, limit+1)
 	for {
 		if len(dst) == cap(dst) {
-			dst = slices.Grow(dst, max(len(dst), 64<<10))
+			// Doubling, but never past limit+1: a body at the limit must not
+			// take twice its size.
+			dst = slices.Grow(dst, max(min(len(dst), int(limit+1)-len(dst)), 64<<10))
 		}
 		n, err := src.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
@@ -53,9 +64,54 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, dst []byte) (
 			return dst, nil
 		}
 		if err != nil {
-			return dst, tooLargeOr(err, "body")
+			return dst, body.cause(err, "body")
 		}
 	}
+}
+
+// rateReader moves the connection's read deadline forward as bytes come:
+// by grace, plus one second per rate bytes read so far.
+type rateReader struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	start time.Time
+	n     int64
+	rate  int64
+	grace time.Duration
+	// timedOut: the deadline passed (the error the connection returns then
+	// is a timeout; the reader says it in words).
+	timedOut bool
+}
+
+func (b *rateReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if n > 0 {
+		b.extend()
+	}
+	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+		b.timedOut = true
+	}
+	return n, err
+}
+
+func (b *rateReader) extend() {
+	if b.rate > 0 {
+		// Without a deadline of its own (a test's recorder), the server's ReadTimeout applies.
+		b.rc.SetReadDeadline(b.start.Add(b.grace + time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second))))
+	}
+}
+
+// cause names a failed read: too large, too slow, or what the reader said.
+func (b *rateReader) cause(err error, what string) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return errTooLarge
+	case b.timedOut || errors.Is(err, os.ErrDeadlineExceeded):
+		return errTooSlow
+	}
+	return fmt.Errorf("read %s: %w", what, err)
 }
 
 // ingestBuffers are one request's body, and its log record. Pooled: a
@@ -76,14 +132,6 @@ func putBuffers(b *ingestBuffers) {
 	bufferPool.Put(b)
 }
 
-func tooLargeOr(err error, what string) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return errTooLarge
-	}
-	return fmt.Errorf("read %s: %w", what, err)
-}
-
 // rejection is one part of a request that is not an alert.
 type rejection struct {
 	line   int // 1-based line of the body (the element's index for an array)
@@ -91,11 +139,43 @@ type rejection struct {
 	raw    []byte
 }
 
+// limits bound what one request may hold: past either, the request is
+// refused whole (nothing is accepted, nothing is written), so a small
+// compressed body cannot turn into millions of log or dead-letter lines.
+type limits struct {
+	alerts   int // alerts in one request (--max-alerts)
+	rejected int // parts that are not alerts (maxRejected)
+}
+
+// maxRejected is how many parts of one request may be rejected before the
+// whole request is: a client sending mostly junk gets a 400 it can read
+// instead of a 202 and a dead-letter file growing by the million.
+const maxRejected = 1000
+
+// limitError is a request over one of its limits; status is the answer.
+type limitError struct {
+	status int
+	msg    string
+}
+
+func (e *limitError) Error() string { return e.msg }
+
+func (lim limits) check(alerts, rejected int) error {
+	if lim.alerts > 0 && alerts > lim.alerts {
+		return &limitError{http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d alerts in one request (--max-alerts): send them in several requests; nothing was accepted", lim.alerts)}
+	}
+	if lim.rejected > 0 && rejected > lim.rejected {
+		return &limitError{http.StatusBadRequest, fmt.Sprintf("more than %d parts of the body are not JSON objects: is it NDJSON, a JSON array of objects or one object? nothing was accepted", lim.rejected)}
+	}
+	return nil
+}
+
 // splitAlerts finds the alerts of a body: NDJSON, a JSON array of objects,
 // or one object (which may span lines). Each alert is appended to ndjson
 // compacted onto one line; what is not a JSON object is returned as a
-// rejection. An array that is not valid JSON cannot be split and fails whole.
-func splitAlerts(body []byte, ndjson []byte) (out []byte, alerts int, rejected []rejection, err error) {
+// rejection. An array that is not valid JSON cannot be split and fails
+// whole; so does a body over lim (a *limitError).
+func splitAlerts(body []byte, ndjson []byte, lim limits) (out []byte, alerts int, rejected []rejection, err error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return ndjson, 0, nil, nil
@@ -104,19 +184,7 @@ func splitAlerts(body []byte, ndjson []byte) (out []byte, alerts int, rejected [
 	defer checkerPool.Put(check)
 	switch {
 	case trimmed[0] == '[':
-		var elems []json.RawMessage
-		if err := json.Unmarshal(trimmed, &elems); err != nil {
-			return ndjson, 0, nil, fmt.Errorf("the body starts a JSON array but is not valid JSON: %v", err)
-		}
-		for i, e := range elems {
-			if err := check.Extract(e, nil); err != nil {
-				rejected = append(rejected, rejection{line: i + 1, reason: "array element: " + err.Error(), raw: bytes.TrimSpace(e)})
-				continue
-			}
-			ndjson = appendCompact(ndjson, e)
-			alerts++
-		}
-		return ndjson, alerts, rejected, nil
+		return splitArray(trimmed, ndjson, lim, check)
 	case trimmed[0] == '{' && bytes.IndexByte(trimmed, '\n') > 0 && check.Extract(trimmed, nil) == nil:
 		// One object over several lines (NDJSON of two objects is not valid JSON as a whole).
 		return appendCompact(ndjson, trimmed), 1, nil, nil
@@ -135,10 +203,49 @@ func splitAlerts(body []byte, ndjson []byte) (out []byte, alerts int, rejected [
 		}
 		if err := check.Extract(l, nil); err != nil {
 			rejected = append(rejected, rejection{line: line, reason: err.Error(), raw: l})
-			continue
+		} else {
+			ndjson = append(append(ndjson, l...), '\n')
+			alerts++
 		}
-		ndjson = append(append(ndjson, l...), '\n')
-		alerts++
+		if err := lim.check(alerts, len(rejected)); err != nil {
+			return ndjson, 0, nil, err
+		}
+	}
+	return ndjson, alerts, rejected, nil
+}
+
+// splitArray takes a JSON array's elements one at a time: memory holds one
+// element besides the body, however many there are.
+func splitArray(body []byte, ndjson []byte, lim limits, check *source.Extractor) (out []byte, alerts int, rejected []rejection, err error) {
+	start := len(ndjson)
+	invalid := func(err error) ([]byte, int, []rejection, error) {
+		return ndjson[:start], 0, nil, fmt.Errorf("the body starts a JSON array but is not valid JSON: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // '['
+		return invalid(err)
+	}
+	var e json.RawMessage
+	for i := 1; dec.More(); i++ {
+		e = e[:0]
+		if err := dec.Decode(&e); err != nil {
+			return invalid(err)
+		}
+		if err := check.Extract(e, nil); err != nil {
+			rejected = append(rejected, rejection{line: i, reason: "array element: " + err.Error(), raw: bytes.Clone(bytes.TrimSpace(e))})
+		} else {
+			ndjson = appendCompact(ndjson, e)
+			alerts++
+		}
+		if err := lim.check(alerts, len(rejected)); err != nil {
+			return ndjson[:start], 0, nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // ']'
+		return invalid(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid(errors.New("data after the array's end"))
 	}
 	return ndjson, alerts, rejected, nil
 }
@@ -148,10 +255,14 @@ func splitAlerts(body []byte, ndjson []byte) (out []byte, alerts int, rejected [
 // (and several times faster than encoding/json.Valid).
 var checkerPool = sync.Pool{New: func() any { return source.NewExtractor(nil) }}
 
+// appendCompact appends obj on one line, compacted straight into dst.
 func appendCompact(dst, obj []byte) []byte {
-	var b bytes.Buffer
-	if err := json.Compact(&b, obj); err != nil {
+	if bytes.IndexAny(obj, " \t\r\n") < 0 { // compact already: most arrays' elements
+		return append(append(dst, obj...), '\n')
+	}
+	b := bytes.NewBuffer(dst)
+	if err := json.Compact(b, obj); err != nil {
 		return append(append(dst, obj...), '\n') // unreachable: obj is valid JSON
 	}
-	return append(append(dst, b.Bytes()...), '\n')
+	return append(b.Bytes(), '\n')
 }

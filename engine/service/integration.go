@@ -49,7 +49,9 @@ type integration struct {
 	configErr atomic.Pointer[string] // the last reload's failure, shown in the status
 	epochErr  atomic.Pointer[string] // why the closing epoch cannot be rebuilt (epochcfg.go): the status is Failed
 	walErr    atomic.Pointer[string] // the last append's failure, for /readyz
-	rejects   *engine.DeadLetterFile // request lines that were not alerts
+	rejects   *rejectFile            // request lines that were not alerts
+	deadBytes deadLetterBytes        // the dead-letters folder's size, for the disk budget
+	slots     chan struct{}          // a slot per request being read (http.go)
 
 	accepted, rejected atomic.Int64
 	recent             *ring // the last alerts received, for the console
@@ -110,7 +112,8 @@ func openIntegration(s *Service, file string, l *loaded) (*integration, error) {
 		name: name, file: file, dir: dir, s: s,
 		log:     s.log.With("integration", name),
 		recent:  newRing(recentAlerts),
-		rejects: &engine.DeadLetterFile{Path: filepath.Join(dir, "rejected.ndjson")},
+		rejects: openRejectFile(filepath.Join(dir, "rejected.ndjson"), s.cfg.MaxLogBytes/budgetShare),
+		slots:   make(chan struct{}, s.cfg.MaxIngests),
 	}
 	in.setPaths(l)
 	in.cfg.Store(l)
@@ -187,15 +190,19 @@ func writeFileSync(path string, b []byte) error {
 	if err != nil {
 		return err
 	}
+	// On a full disk, the half-written copy must not keep holding space.
 	if _, err := f.Write(b); err != nil {
 		f.Close()
+		os.Remove(tmp)
 		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
+		os.Remove(tmp)
 		return err
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -381,11 +388,15 @@ func addMap(dst, src map[string]int64) map[string]int64 {
 // keptDeadLetterFiles bounds the per-epoch dead-letter files kept.
 const keptDeadLetterFiles = 200
 
+// pruneDeadLetters drops the oldest epochs' dead letters past
+// keptDeadLetterFiles or past their share of the disk budget (budget.go);
+// the newest file is kept whatever its size.
 func (in *integration) pruneDeadLetters() {
-	dir := filepath.Join(in.dir, "dead-letters")
-	names, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
-	sort.Strings(names)
-	for len(names) > keptDeadLetterFiles {
+	size, names := folderFiles(filepath.Join(in.dir, "dead-letters"))
+	for len(names) > 1 && (len(names) > keptDeadLetterFiles || size > in.s.cfg.MaxLogBytes/budgetShare) {
+		if fi, err := os.Stat(names[0]); err == nil {
+			size -= fi.Size()
+		}
 		os.Remove(names[0])
 		names = names[1:]
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,14 +24,19 @@ type response struct {
 // Keys older than the retention are forgotten, in memory as in the file, so
 // a service under constant load holds a bounded number of them.
 type keyBook struct {
-	mu        sync.Mutex
-	keys      map[string]keyEntry
-	order     []keyEntry               // as remembered, oldest first: what to forget next
-	inflight  map[string]chan struct{} // keys of requests being accepted now
-	path      string
-	f         *os.File
-	w         *bufio.Writer
-	lines     int // lines in the file, live or not
+	mu       sync.Mutex
+	keys     map[string]keyEntry
+	order    []keyEntry               // as remembered, oldest first: what to forget next
+	inflight map[string]chan struct{} // keys of requests being accepted now
+	path     string
+	f        *os.File
+	w        *bufio.Writer
+	lines    int          // lines in the file, live or not
+	size     atomic.Int64 // bytes of the file, for the disk budget (read without mu, which sync holds through an fsync)
+	// broken: a write failed (a full disk, say). The buffered writer keeps
+	// its error for good, so the next sync rewrites the file from memory
+	// instead: the error clears once the disk has room again.
+	broken    bool
 	retention time.Duration
 }
 
@@ -72,15 +78,19 @@ func (kb *keyBook) compact() error {
 	}
 	if kb.f != nil {
 		kb.f.Close()
+		kb.f = nil
 	}
 	if err := writeFileSync(kb.path, buf); err != nil {
+		kb.broken = true
 		return err
 	}
 	f, err := os.OpenFile(kb.path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		kb.broken = true
 		return err
 	}
-	kb.f, kb.w, kb.lines = f, bufio.NewWriter(f), len(kb.order)
+	kb.f, kb.w, kb.lines, kb.broken = f, bufio.NewWriter(f), len(kb.order), false
+	kb.size.Store(int64(len(buf)))
 	return nil
 }
 
@@ -133,9 +143,12 @@ func (kb *keyBook) add(e keyEntry) {
 	kb.keys[e.Key] = e
 	kb.order = append(kb.order, e)
 	line, _ := json.Marshal(e)
-	kb.w.Write(line)
-	kb.w.WriteByte('\n')
-	kb.lines++
+	if !kb.broken {
+		kb.w.Write(line)
+		kb.w.WriteByte('\n')
+		kb.lines++
+		kb.size.Add(int64(len(line)) + 1)
+	}
 	if len(kb.order)%256 == 0 {
 		kb.forget(time.Now())
 	}
@@ -161,19 +174,25 @@ func (kb *keyBook) sync() error {
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
 	kb.forget(time.Now())
-	if kb.lines > 2*len(kb.order)+4096 {
+	if kb.broken || kb.lines > 2*len(kb.order)+4096 {
 		return kb.compact()
 	}
-	if err := kb.w.Flush(); err != nil {
-		return err
+	err := kb.w.Flush()
+	if err == nil {
+		err = kb.f.Sync()
 	}
-	return kb.f.Sync()
+	if err != nil {
+		kb.broken = true
+	}
+	return err
 }
+
+func (kb *keyBook) bytes() int64 { return kb.size.Load() }
 
 func (kb *keyBook) close() error {
 	err := kb.sync()
-	if kb.w != nil {
-		err = errors.Join(err, kb.w.Flush())
+	if kb.f == nil {
+		return err
 	}
 	return errors.Join(err, kb.f.Close())
 }

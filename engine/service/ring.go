@@ -9,6 +9,10 @@ import (
 // memory for the console (rule previews, the playground).
 const recentAlerts = 50
 
+// maxRecentAlert is the largest alert the ring keeps (64 KiB): 50 of them
+// are at most 3.2 MiB per integration, and a console page stays small.
+const maxRecentAlert = 64 << 10
+
 // Recent is one received alert.
 type Recent struct {
 	At    time.Time

@@ -53,11 +53,21 @@ type Config struct {
 	MaxLogBytes int64
 	// IngestTokens may post alerts and read the status (Bearer tokens).
 	IngestTokens []string
-	// MaxIngests bounds the requests read at once (default 16): with many
-	// clients, memory stays bounded and the others wait their turn (503
-	// with Retry-After after IngestWait, default 10 s).
+	// MaxIngests bounds the requests read at once per integration
+	// (default 8): with many clients, memory stays bounded and the others
+	// wait their turn (503 with Retry-After after IngestWait, default 10 s).
+	// Each integration has its own, so one integration's clients cannot
+	// make another's wait.
 	MaxIngests int
 	IngestWait time.Duration
+	// MaxAlerts bounds the alerts of one request (default 100,000): past
+	// it the request is refused whole with 413.
+	MaxAlerts int
+	// A body must come at MinReadRate bytes a second (default 32 KiB)
+	// after BodyGrace (default 5 s), or the request is cut with 408: a slow
+	// client does not hold an ingest slot for minutes.
+	MinReadRate int64
+	BodyGrace   time.Duration
 	// KeyRetention is how long Idempotency-Keys are remembered (default 1h:
 	// a client retries within minutes; at 60 requests/s a day of keys would
 	// hold ~1 GB).
@@ -76,10 +86,9 @@ type Config struct {
 // Service runs the integrations: ingest, delivery, status. Handler serves
 // its HTTP API.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	met     *metrics
-	ingests chan struct{} // a slot per request being read
+	cfg Config
+	log *slog.Logger
+	met *metrics
 
 	mu    sync.RWMutex
 	integ map[string]*integration
@@ -115,7 +124,16 @@ func New(cfg Config) (*Service, error) {
 		cfg.MaxLogBytes = 4 << 30
 	}
 	if cfg.MaxIngests <= 0 {
-		cfg.MaxIngests = 16
+		cfg.MaxIngests = 8
+	}
+	if cfg.MaxAlerts <= 0 {
+		cfg.MaxAlerts = 100_000
+	}
+	if cfg.MinReadRate <= 0 {
+		cfg.MinReadRate = 32 << 10
+	}
+	if cfg.BodyGrace <= 0 {
+		cfg.BodyGrace = 5 * time.Second
 	}
 	if cfg.IngestWait <= 0 {
 		cfg.IngestWait = 10 * time.Second
@@ -129,8 +147,7 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.IngestTokens) == 0 {
 		return nil, errors.New("no ingest token: set OCSFMAP_INGEST_TOKEN or --ingest-token-file")
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, integ: map[string]*integration{}, drain: make(chan struct{}),
-		ingests: make(chan struct{}, cfg.MaxIngests)}
+	s := &Service{cfg: cfg, log: cfg.Logger, integ: map[string]*integration{}, drain: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.met = newMetrics(s)
 	files, err := integrationFiles(cfg.Paths)
@@ -386,7 +403,7 @@ func (s *Service) closeLogs() error {
 		if in.keys != nil {
 			errs = append(errs, in.keys.close())
 		}
-		errs = append(errs, in.wal.Close())
+		errs = append(errs, in.wal.Close(), in.rejects.close())
 	}
 	return errors.Join(errs...)
 }

@@ -38,7 +38,7 @@ func TestSplitAlerts(t *testing.T) {
 		{"empty", "  \n", 0, nil, "", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, n, rej, err := splitAlerts([]byte(c.body), nil)
+			out, n, rej, err := splitAlerts([]byte(c.body), nil, limits{})
 			if (err != nil) != c.err {
 				t.Fatalf("err = %v", err)
 			}
@@ -236,7 +236,7 @@ func BenchmarkSplitAlerts(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		var n int
-		out, n, _, _ = splitAlerts(body, out[:0])
+		out, n, _, _ = splitAlerts(body, out[:0], limits{})
 		if n != 500 {
 			b.Fatal(n)
 		}
