@@ -22,7 +22,7 @@ type DeadLetter struct {
 	Path       string   `json:"path,omitempty"`  // OCSF attribute at fault
 	Rule       string   `json:"rule,omitempty"`  // mapping file:line:col of the rule
 	Violations []string `json:"violations,omitempty"`
-	Also       []string `json:"also,omitempty"` // the record's other failing rules and checks
+	Also       []string `json:"also,omitempty"`       // the record's other failing rules and checks
 	Raw        string   `json:"raw,omitempty"`        // the original record, when it is valid UTF-8
 	RawBase64  string   `json:"raw_base64,omitempty"` // otherwise, byte for byte
 	// RawTruncated: Raw or RawBase64 holds only the first bytes of the
@@ -100,10 +100,11 @@ func (w *DeadLetterFile) Write(d *DeadLetter) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {
-		if err := os.MkdirAll(filepath.Dir(w.Path), 0o755); err != nil {
+		// Dead letters hold alerts as they came: for the user who ran the job.
+		if err := os.MkdirAll(filepath.Dir(w.Path), 0o700); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(w.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(w.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return err
 		}

@@ -52,6 +52,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	tokenFile := fs.String("ingest-token-file", "", "`file` of ingest tokens, one a line (or OCSFMAP_INGEST_TOKEN, comma-separated)")
 	logFormat := fs.String("log-format", "text", "text | json")
 	keyRetention := fs.Duration("key-retention", time.Hour, "how long an Idempotency-Key is remembered after its request was accepted")
+	maxKeys := fs.Int("max-keys", 200_000, "Idempotency-Keys remembered per integration at most; past it the oldest are forgotten before --key-retention")
 	drainTimeout := fs.Duration("drain-timeout", 10*time.Minute, "on SIGTERM, how long to deliver what was accepted before exiting anyway (the log keeps the rest)")
 	noSync := fs.Bool("unsafe-no-fsync", false, "benchmarks only: acknowledge alerts without fsync (a crash may lose them)")
 	adminFile := fs.String("admin-token-file", "", "`file` holding the console's admin token(s), one a line (or OCSFMAP_ADMIN_TOKEN); without one, no console is served")
@@ -104,7 +105,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		RollBytes: int64(rollSize), RollAge: *rollAge,
 		Memory: int64(memory), MaxBody: int64(maxBody), MaxLogBytes: int64(maxLog),
 		MaxAlerts: *maxAlerts, MaxIngests: *maxIngests, MinReadRate: int64(minRate),
-		IngestTokens: tokens, NoSync: *noSync, Logger: log, KeyRetention: *keyRetention,
+		IngestTokens: tokens, NoSync: *noSync, Logger: log, KeyRetention: *keyRetention, MaxKeys: *maxKeys,
 		// With a console, start empty: the first integration is added there.
 		AllowNoIntegrations: len(adminTokens) > 0,
 	})

@@ -81,7 +81,7 @@ func (r *rejectFile) write(ds []*engine.DeadLetter) error {
 		r.prev, r.size = r.size, 0
 	}
 	if r.f == nil {
-		f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return err
 		}

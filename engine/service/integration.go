@@ -133,7 +133,7 @@ func openIntegration(s *Service, file string, l *loaded) (*integration, error) {
 		in.wal.Close()
 		return nil, fmt.Errorf("%s: write-ahead log damage: %w", name, err)
 	}
-	if in.keys, err = openKeyBook(filepath.Join(dir, "idempotency-keys.ndjson"), s.cfg.KeyRetention); err != nil {
+	if in.keys, err = openKeyBook(filepath.Join(dir, "idempotency-keys.ndjson"), s.cfg.KeyRetention, s.cfg.MaxKeys); err != nil {
 		in.wal.Close()
 		return nil, err
 	}

@@ -38,6 +38,7 @@ type keyBook struct {
 	// instead: the error clears once the disk has room again.
 	broken    bool
 	retention time.Duration
+	max       int // keys remembered at most; the oldest go first
 }
 
 type keyEntry struct {
@@ -46,8 +47,8 @@ type keyEntry struct {
 	response
 }
 
-func openKeyBook(path string, retention time.Duration) (*keyBook, error) {
-	kb := &keyBook{keys: map[string]keyEntry{}, inflight: map[string]chan struct{}{}, path: path, retention: retention}
+func openKeyBook(path string, retention time.Duration, max int) (*keyBook, error) {
+	kb := &keyBook{keys: map[string]keyEntry{}, inflight: map[string]chan struct{}{}, path: path, retention: retention, max: max}
 	if b, err := os.ReadFile(path); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -59,6 +60,9 @@ func openKeyBook(path string, retention time.Duration) (*keyBook, error) {
 				}
 				kb.keys[e.Key] = e
 			}
+		}
+		if max > 0 && len(kb.keys) > max {
+			kb.forgetOldest(len(kb.keys) - max)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -84,7 +88,7 @@ func (kb *keyBook) compact() error {
 		kb.broken = true
 		return err
 	}
-	f, err := os.OpenFile(kb.path, os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(kb.path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		kb.broken = true
 		return err
@@ -152,6 +156,22 @@ func (kb *keyBook) add(e keyEntry) {
 	if len(kb.order)%256 == 0 {
 		kb.forget(time.Now())
 	}
+	if kb.max > 0 && len(kb.keys) > kb.max {
+		// A sixteenth at a time: forgetting copies what stays.
+		kb.forgetOldest(len(kb.keys) - kb.max + kb.max/16)
+	}
+}
+
+// forgetOldest drops the n oldest keys from memory, before their retention.
+func (kb *keyBook) forgetOldest(n int) {
+	i := 0
+	for ; i < len(kb.order) && n > 0; i++ {
+		if cur, ok := kb.keys[kb.order[i].Key]; ok && !cur.At.After(kb.order[i].At) {
+			delete(kb.keys, kb.order[i].Key)
+			n--
+		}
+	}
+	kb.order = append(kb.order[:0], kb.order[i:]...)
 }
 
 // forget drops the keys older than the retention from memory.

@@ -359,7 +359,7 @@ func TestRecentRingBounded(t *testing.T) {
 // once writes work again, instead of failing every later commit.
 func TestKeyBookRecoversFromWriteError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys")
-	kb, err := openKeyBook(path, time.Hour)
+	kb, err := openKeyBook(path, time.Hour, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestKeyBookRecoversFromWriteError(t *testing.T) {
 	if err := kb.close(); err != nil {
 		t.Fatal(err)
 	}
-	kb, err = openKeyBook(path, time.Hour)
+	kb, err = openKeyBook(path, time.Hour, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,8 +72,12 @@ type Config struct {
 	// a client retries within minutes; at 60 requests/s a day of keys would
 	// hold ~1 GB).
 	KeyRetention time.Duration
-	NoSync       bool // tests only: no fsync (acknowledged alerts may be lost on a crash)
-	Logger       *slog.Logger
+	// MaxKeys bounds the Idempotency-Keys remembered per integration
+	// (default 200,000, ~70 MB at the longest keys): past it the oldest are
+	// forgotten before their retention, so no client can grow the memory.
+	MaxKeys int
+	NoSync  bool // tests only: no fsync (acknowledged alerts may be lost on a crash)
+	Logger  *slog.Logger
 	// AllowNoIntegrations starts the service with no integration file, for
 	// the console to add the first one (console_api.go).
 	AllowNoIntegrations bool
@@ -137,6 +141,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.IngestWait <= 0 {
 		cfg.IngestWait = 10 * time.Second
+	}
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = 200_000
 	}
 	if cfg.KeyRetention <= 0 {
 		cfg.KeyRetention = time.Hour

@@ -78,7 +78,7 @@ func TestBatchRecord(t *testing.T) {
 
 // A retry racing its original waits for it, then gets its answer.
 func TestKeyBookRetryRacesOriginal(t *testing.T) {
-	kb, err := openKeyBook(filepath.Join(t.TempDir(), "keys"), time.Hour)
+	kb, err := openKeyBook(filepath.Join(t.TempDir(), "keys"), time.Hour, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestKeyBookRetryRacesOriginal(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Keys survive a reopen, within retention.
-	kb, err = openKeyBook(filepath.Join(filepath.Dir(kb.f.Name()), "keys"), time.Hour)
+	kb, err = openKeyBook(filepath.Join(filepath.Dir(kb.f.Name()), "keys"), time.Hour, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestKeepRecentKeepsOrder(t *testing.T) {
 // Keys older than the retention are forgotten, in memory and in the file.
 func TestKeyBookForgets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys")
-	kb, err := openKeyBook(path, time.Hour)
+	kb, err := openKeyBook(path, time.Hour, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +284,44 @@ func TestKeyBookForgets(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if n := bytes.Count(b, []byte{'\n'}); n != 1 {
 		t.Fatalf("the key file holds %d lines after compaction, want 1", n)
+	}
+}
+
+// TestKeyBookCountLimit (issue 20, L6): Idempotency-Keys are bounded in
+// number, not only in age: past the limit the oldest are forgotten, in
+// memory and, once compacted, in the file; the newest are kept.
+func TestKeyBookCountLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys")
+	kb, err := openKeyBook(path, time.Hour, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		k := fmt.Sprintf("key-%d", i)
+		kb.begin(k)
+		kb.finish(k, response{Accepted: 1}, true)
+		if len(kb.keys) > 1000 {
+			t.Fatalf("after %d keys, %d remembered: past the limit", i+1, len(kb.keys))
+		}
+	}
+	if r, done := kb.begin("key-4999"); !done || r.Accepted != 1 {
+		t.Fatal("the newest key was forgotten")
+	}
+	if _, done := kb.begin("key-0"); done {
+		t.Fatal("the oldest key is still remembered")
+	}
+	kb.finish("key-0", response{}, false)
+	if err := kb.close(); err != nil {
+		t.Fatal(err)
+	}
+	kb, err = openKeyBook(path, time.Hour, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kb.keys) > 1000 {
+		t.Fatalf("reopened with %d keys, past the limit", len(kb.keys))
+	}
+	if _, done := kb.begin("key-4999"); !done {
+		t.Fatal("the newest key did not survive a reopen")
 	}
 }

@@ -166,7 +166,7 @@ func Open(dir string, o Options) (*Log, error) {
 	if o.MaxBytes > 0 {
 		o.SegmentBytes = max(1, min(o.SegmentBytes, o.MaxBytes/4))
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
 	lock, err := lockDir(dir)
