@@ -28,6 +28,9 @@ func convert(v any, n *Node) (Value, error) {
 	case KindInt, KindLong:
 		i, err := toInt(v)
 		if err != nil {
+			if s, text := v.(string); text && n.OCSFType == "timestamp_t" {
+				return Value{}, fmt.Errorf("%q is text, and %s is epoch milliseconds: read it with epoch_ms(…) (ISO 8601, epoch numbers) or parse_time(…, layout)", s, n.OCSFType)
+			}
 			return Value{}, err
 		}
 		if k == KindInt && (i > math.MaxInt32 || i < math.MinInt32) {

@@ -174,3 +174,23 @@ fields:
 		t.Fatalf("static value outside the enum: %s", diags.Render())
 	}
 }
+
+// TestTextIntoTimestamp: from: into a timestamp_t warns at load (M313) and
+// a text value's R402 names the parsers (issue 18: it said only that the
+// value was not an integer).
+func TestTextIntoTimestamp(t *testing.T) {
+	src := strings.Replace(header, "  time: {expr: 'epoch_ms(t)'}", "  time: {from: t}", 1)
+	src = strings.Replace(src, "%s", "", 1)
+	m, diags := spec.Parse("m.yaml", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Render())
+	}
+	p, diags := Compile(m)
+	if diags.HasErrors() || !strings.Contains(diags.Render(), "M313") {
+		t.Fatalf("want the M313 warning: %s", diags.Render())
+	}
+	_, err := p.NewMapper().Map([]byte(`{"t": "2024-10-08T16:15:32Z", "id": "a"}`))
+	if pe, ok := err.(*Error); !ok || pe.Code != "R402" || !strings.Contains(pe.Msg, "epoch_ms") || !strings.Contains(pe.Msg, "parse_time") {
+		t.Fatalf("text into time: %v", err)
+	}
+}

@@ -144,6 +144,10 @@ func (c *compiler) compileRule(r *rule, f *spec.Field) {
 			r.prog = c.compileExpr(e, false)
 		}
 	}
+	if len(f.From) > 0 && f.Lookup == nil && leaf.OCSFType == "timestamp_t" {
+		d := c.warnf("M313", f.From[0].Pos, "%s is epoch milliseconds (timestamp_t); from: copies %s as it is", r.path, f.From[0].Value)
+		d.Detail = "if the source holds text (ISO 8601, \"Oct 8, 2024 …\"), read it with expr: 'epoch_ms(x)' or 'parse_time(x, layout)'"
+	}
 	for _, s := range f.From {
 		if s.Value == "" {
 			c.errorf("M107", s.Pos, "from names no field")
