@@ -23,8 +23,11 @@ import (
 const intKeyword = "x-ocsfmap-integer"
 
 // intVocab is registered on every compiler newCompiler returns.
-var intVocab = func() *jsonschema.Vocabulary {
-	const url = "urn:ocsfmap:vocab:integer"
+var intVocab = vocabulary("urn:ocsfmap:vocab:integer", compileInteger)
+
+// vocabulary is a keyword vocabulary of our own (an empty meta-schema: the
+// keywords are only ever written by this package) compiled by compile.
+func vocabulary(url string, compile func(*jsonschema.CompilerContext, map[string]any) (jsonschema.SchemaExt, error)) *jsonschema.Vocabulary {
 	meta, err := jsonschema.UnmarshalJSON(strings.NewReader(`{}`))
 	if err != nil {
 		panic(err)
@@ -37,8 +40,8 @@ var intVocab = func() *jsonschema.Vocabulary {
 	if err != nil {
 		panic(err)
 	}
-	return &jsonschema.Vocabulary{URL: url, Schema: sch, Compile: compileInteger}
-}()
+	return &jsonschema.Vocabulary{URL: url, Schema: sch, Compile: compile}
+}
 
 // rewriteIntegers walks a decoded schema and moves every integer
 // attribute's type, enum and const into intKeyword.

@@ -1,8 +1,6 @@
 package validate
 
 import (
-	"strings"
-
 	"github.com/ocsfmap/ocsfmap/engine/ocsf"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/message"
@@ -23,22 +21,7 @@ const scalarKeyword = "x-ocsfmap-scalar"
 // refuses.
 const ScalarKeyword = "ocsf_type"
 
-var scalarVocab = func() *jsonschema.Vocabulary {
-	const url = "urn:ocsfmap:vocab:scalar"
-	meta, err := jsonschema.UnmarshalJSON(strings.NewReader(`{}`))
-	if err != nil {
-		panic(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(url, meta); err != nil {
-		panic(err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		panic(err)
-	}
-	return &jsonschema.Vocabulary{URL: url, Schema: sch, Compile: compileScalar}
-}()
+var scalarVocab = vocabulary("urn:ocsfmap:vocab:scalar", compileScalar)
 
 // addScalars marks the typed attributes of a decoded class schema: the
 // class's properties and those of each object under $defs, whose names are
