@@ -7,7 +7,7 @@ MAPPING ?= mappings/zscaler-dspm/security_finding_1.1.0.yaml
 .PHONY: help build test race bench bench-large bench-compare schemas lint demo tools lambda
 
 # The packages with goroutines of their own: run under the race detector too.
-RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/lake ./engine/store ./engine/wal ./engine/service ./engine/conformance ./engine/console
+RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/ocsf ./engine/lake ./engine/store ./engine/wal ./engine/service ./engine/conformance ./engine/console
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
