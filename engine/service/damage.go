@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/wal"
 )
 
@@ -75,7 +76,7 @@ func (in *integration) checkLog() error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(in.dir, lostFile), b)
+	return atomicfile.WriteFile(filepath.Join(in.dir, lostFile), b, atomicfile.Options{})
 }
 
 func lostAttrs(r LostRange) []any {

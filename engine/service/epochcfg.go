@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 	"github.com/ocsfmap/ocsfmap/engine/wal"
 )
@@ -51,7 +52,7 @@ func (in *integration) writeEpochConfig(ep epoch) error {
 	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
 		return err
 	}
-	return writeFileSync(path, b)
+	return atomicfile.WriteFile(path, b, atomicfile.Options{})
 }
 
 // removeEpochConfig drops the record of a committed epoch.

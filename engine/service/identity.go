@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
@@ -90,7 +91,7 @@ func recordIdentity(dir string, integ *store.Integration) error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(dir, identityFile), b)
+	return atomicfile.WriteFile(filepath.Join(dir, identityFile), b, atomicfile.Options{})
 }
 
 // errNewExternalID refuses, at a reload, an integration file whose External

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 	"github.com/ocsfmap/ocsfmap/engine/wal"
 )
@@ -181,34 +182,7 @@ func (in *integration) writeState() error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(in.dir, stateFile), b)
-}
-
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	// On a full disk, the half-written copy must not keep holding space.
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.WriteFile(filepath.Join(in.dir, stateFile), b, atomicfile.Options{})
 }
 
 // mkdirPrivate makes dir and its missing parents for the service's user
@@ -219,15 +193,6 @@ func mkdirPrivate(dir string) error {
 		return err
 	}
 	return os.Chmod(dir, 0o700)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // replay rebuilds, from the log, the backlog of what is not delivered and

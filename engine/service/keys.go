@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 )
 
 // response is what a request was answered; a retry with its
@@ -84,7 +86,7 @@ func (kb *keyBook) compact() error {
 		kb.f.Close()
 		kb.f = nil
 	}
-	if err := writeFileSync(kb.path, buf); err != nil {
+	if err := atomicfile.WriteFile(kb.path, buf, atomicfile.Options{}); err != nil {
 		kb.broken = true
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 )
 
 // IntegrationFile is what an integration file says, to write one: `ocsfmap
@@ -164,37 +166,12 @@ func WriteIntegrationFile(path string, f IntegrationFile, replace bool) error {
 			return fmt.Errorf("%s: %w", path, ErrIntegrationExists)
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write integration file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(text); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if !replace {
-		// Link fails when path appeared meanwhile: never replace by accident.
-		if err := os.Link(tmp.Name(), path); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("%s: %w", path, ErrIntegrationExists)
-			}
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	err = atomicfile.WriteFile(path, text, atomicfile.Options{NoReplace: !replace})
+	switch {
+	case errors.Is(err, atomicfile.ErrExists):
+		// path appeared meanwhile: never replace by accident.
+		return fmt.Errorf("%s: %w", path, ErrIntegrationExists)
+	case err != nil:
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 )
 
 // Destination is where finished files go. Put stores the file at localPath
@@ -48,22 +50,11 @@ func (l *Local) Put(ctx context.Context, key, localPath string) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return 0, fmt.Errorf("copy %s: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
-	if err != nil {
-		return 0, fmt.Errorf("copy %s: %w", key, err)
-	}
-	n, err := io.Copy(tmp, src)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	var n int64
+	if err := atomicfile.Write(dst, atomicfile.Options{}, func(w io.Writer) (err error) {
+		n, err = io.Copy(w, src)
+		return err
+	}); err != nil {
 		return 0, fmt.Errorf("copy %s: %w", key, err)
 	}
 	fi, err := os.Stat(dst)

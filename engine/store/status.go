@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 )
 
 // State is where an integration stands, as the Security Lake integration page shows it.
@@ -158,23 +160,7 @@ func writeStatus(dir string, st Status) error {
 		return fmt.Errorf("write status: %w", err)
 	}
 	b = append(b, '\n')
-	f, err := os.CreateTemp(dir, ".status-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write status: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, StatusFile))
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(filepath.Join(dir, StatusFile), b, atomicfile.Options{}); err != nil {
 		return fmt.Errorf("write status: %w", err)
 	}
 	return nil

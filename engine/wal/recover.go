@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 )
 
 // Gap is a range of LSNs [From, To) the log does not hold and never hands
@@ -99,7 +101,7 @@ func (l *Log) recordGap(g Gap) error {
 		err = cerr
 	}
 	if err == nil && !l.opt.NoSync {
-		err = syncDir(l.dir)
+		err = atomicfile.SyncDir(l.dir)
 	}
 	if err != nil {
 		return fmt.Errorf("wal: record gap: %w", err)
@@ -203,7 +205,7 @@ func (l *Log) copyFile(src, dst string) error {
 		err = cerr
 	}
 	if err == nil && !l.opt.NoSync {
-		err = syncDir(l.dir)
+		err = atomicfile.SyncDir(l.dir)
 	}
 	return err
 }

@@ -320,19 +320,4 @@ func walkLengths(f *os.File, off, size int64, fn func(i uint64, data []byte, int
 	return n, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	return nil
-}
-
 func segPath(dir string, first LSN) string { return filepath.Join(dir, segName(first)) }

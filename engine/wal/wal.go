@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 )
 
 // LSN numbers records: the first record ever appended to a log is 1, then 2,
@@ -529,7 +531,7 @@ func (l *Log) roll() error {
 		return undo(err)
 	}
 	if !l.opt.NoSync {
-		if err := syncDir(l.dir); err != nil {
+		if err := atomicfile.SyncDir(l.dir); err != nil {
 			return undo(err)
 		}
 	}
@@ -576,7 +578,7 @@ func (l *Log) TruncateFront(before LSN) error {
 			return fmt.Errorf("wal: remove %s: %w", s.path, err)
 		}
 		if !l.opt.NoSync {
-			if err := syncDir(l.dir); err != nil {
+			if err := atomicfile.SyncDir(l.dir); err != nil {
 				return fmt.Errorf("wal: %w", err)
 			}
 		}
