@@ -48,7 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	minRate := byteSize(32 << 10)
 	fs.Var(&minRate, "min-read-rate", "a request body must come at `SIZE` a second after 5s, or it is cut (408)")
 	memory := byteSize(engine.DefaultMemory)
-	fs.Var(&memory, "memory", "memory delivery aims to stay within (`SIZE`): the epoch filling and the one closing share it")
+	fs.Var(&memory, "memory", "memory the service aims to stay within (`SIZE`): a quarter for request bodies being read (503 with Retry-After past it), the rest for delivery")
 	tokenFile := fs.String("ingest-token-file", "", "`file` of ingest tokens, one a line (or OCSFMAP_INGEST_TOKEN, comma-separated)")
 	logFormat := fs.String("log-format", "text", "text | json")
 	keyRetention := fs.Duration("key-retention", time.Hour, "how long an Idempotency-Key is remembered after its request was accepted")

@@ -101,6 +101,13 @@ func (r *rejectFile) rawRoom() int {
 	return int(min(maxStoredRawPerRequest, r.cap/4))
 }
 
+// writeMemory bounds the memory write takes for n rejected lines kept
+// within rawRoom: a raw byte may take 6 once JSON-escaped (\u0001), a
+// reason and the line's fields under 1 KiB, and the buffer may double.
+func (r *rejectFile) writeMemory(n int) int64 {
+	return 2 * (7*int64(r.rawRoom()) + int64(n)<<10)
+}
+
 func (r *rejectFile) bytes() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()

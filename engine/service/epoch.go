@@ -162,7 +162,8 @@ func (in *integration) newDelivery(ctx context.Context, l *loaded, dl *store.Del
 		// writes every file at Close, after the epoch's range is recorded.
 		RollBytes: 1 << 62,
 		RollAge:   100 * 365 * 24 * time.Hour,
-		Memory:    in.s.cfg.Memory / 2,
+		// The epoch filling and the one closing share what ingest leaves.
+		Memory: max(in.s.cfg.Memory-in.s.cfg.IngestMemory, in.s.cfg.Memory/2) / 2,
 		// A staged file lost in a crash is rebuilt from the log.
 		NoSync:      true,
 		DeadLetters: deadPath,

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -130,11 +129,23 @@ func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration
 	if in.overBudget(0) { // refused before its body is read
 		return IngestResponse{}, http.StatusServiceUnavailable, errBudget
 	}
+	// The request's buffers are counted in the ingest memory budget before
+	// they grow; they go back to the pool once it is given back (deferred
+	// calls run last first).
 	bufs := bufferPool.Get().(*ingestBuffers)
 	defer putBuffers(bufs)
-	body, err := readBody(w, r, s.cfg.MaxBody, s.cfg.MinReadRate, s.cfg.BodyGrace, bufs.body[:0])
+	res := &reservation{m: s.mem, ctx: r.Context(), wait: s.cfg.MemoryWait}
+	defer res.release()
+	recCap := int64(cap(bufs.rec))
+	room := func(bodyCap int) error { return res.ensure(requestMemory(int64(bodyCap), recCap)) }
+	if err := room(cap(bufs.body)); err != nil {
+		return IngestResponse{}, http.StatusServiceUnavailable, err
+	}
+	body, err := readBody(w, r, s.cfg.MaxBody, s.cfg.MinReadRate, s.cfg.BodyGrace, bufs.body[:0], room)
 	bufs.body = body
 	switch {
+	case errors.Is(err, errMemory):
+		return IngestResponse{}, http.StatusServiceUnavailable, err
 	case errors.Is(err, errTooLarge):
 		return IngestResponse{}, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes (--max-body)", s.cfg.MaxBody)
 	case errors.Is(err, errTooSlow):
@@ -145,8 +156,12 @@ func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration
 	// The alerts go straight after the log record's header.
 	now := time.Now()
 	b := &batch{key: key, accepted: now}
+	// Room for every alert of the body (they are no longer than their
+	// lines or elements), allocated exactly: requestMemory counts it.
 	rec, at := b.appendHeader(bufs.rec[:0])
-	rec = slices.Grow(rec, len(body)+1)
+	if need := len(rec) + len(body) + 1; cap(rec) < need {
+		rec = append(make([]byte, 0, need), rec...)
+	}
 	rec, alerts, rejected, err := splitAlerts(body, rec, limits{alerts: s.cfg.MaxAlerts, rejected: maxRejected})
 	bufs.rec = rec
 	var le *limitError
@@ -155,6 +170,11 @@ func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration
 	}
 	if err != nil {
 		return IngestResponse{}, http.StatusBadRequest, err
+	}
+	if len(rejected) > 0 { // their dead letters, before anything is accepted
+		if err := res.ensure(res.n + in.rejects.writeMemory(len(rejected))); err != nil {
+			return IngestResponse{}, http.StatusServiceUnavailable, err
+		}
 	}
 	if in.overBudget(int64(len(rec))) {
 		return IngestResponse{}, http.StatusServiceUnavailable, errBudget

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +27,11 @@ var errTooSlow = errors.New("request body too slow")
 // limit). The body must come at minRate bytes a second after a grace
 // period: a request holds one of its integration's slots while it is read,
 // and a client trickling bytes must not hold it for minutes.
-func readBody(w http.ResponseWriter, r *http.Request, limit, minRate int64, grace time.Duration, dst []byte) ([]byte, error) {
+//
+// room is asked before dst grows, with its new capacity (the ingest
+// memory budget); its error ends the read. The time it takes does not
+// count against the rate.
+func readBody(w http.ResponseWriter, r *http.Request, limit, minRate int64, grace time.Duration, dst []byte, room func(capacity int) error) ([]byte, error) {
 	body := &rateReader{r: http.MaxBytesReader(w, r.Body, limit), rc: http.NewResponseController(w), start: time.Now(), rate: minRate, grace: grace}
 	body.extend()
 	defer body.rc.SetReadDeadline(time.Time{})
@@ -45,15 +48,31 @@ func readBody(w http.ResponseWriter, r *http.Request, limit, minRate int64, grac
 	default:
 		return nil, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", r.Header.Get("Content-Encoding"))
 	}
-	if r.ContentLength > 0 && r.ContentLength <= limit {
-		dst = slices.Grow(dst, int(r.ContentLength)+1)
+	grow := func(n int) error {
+		begin := time.Now()
+		if err := room(len(dst) + n); err != nil {
+			return err
+		}
+		body.start = body.start.Add(time.Since(begin))
+		dst = append(make([]byte, 0, len(dst)+n), dst...) // exactly what room was asked for
+		return nil
+	}
+	// A small body's announced length is taken at its word; a large one's
+	// grows as its bytes come (a client announcing 16 MiB and sending a
+	// byte a second must not hold 16 MiB of the memory budget).
+	if n := r.ContentLength + 1; r.ContentLength > 0 && n <= min(limit+1, maxPooled) && cap(dst) < int(n) {
+		if err := grow(int(n)); err != nil {
+			return dst, err
+		}
 	}
 	src = io.LimitReader(src, limit+1)
 	for {
 		if len(dst) == cap(dst) {
 			// Doubling, but never past limit+1: a body at the limit must not
 			// take twice its size.
-			dst = slices.Grow(dst, max(min(len(dst), int(limit+1)-len(dst)), 64<<10))
+			if err := grow(max(min(len(dst), int(limit+1)-len(dst)), 64<<10)); err != nil {
+				return dst, err
+			}
 		}
 		n, err := src.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
@@ -122,8 +141,21 @@ type ingestBuffers struct{ body, rec []byte }
 var bufferPool = sync.Pool{New: func() any { return new(ingestBuffers) }}
 
 // maxPooled keeps the buffers of an unusually large request out of the
-// pool, so it does not hold that memory for good.
-const maxPooled = 4 << 20
+// pool, so it does not hold that memory for good (and a small request
+// taking pooled buffers does not reserve much of the memory budget).
+const maxPooled = 1 << 20
+
+// requestMemory is what a request may hold once its body buffer has
+// bodyCap bytes: the body, its log record (no longer than the body, plus a
+// header), the record buffer it took from the pool (recCap, kept until the
+// record outgrows it) and the gzip reader's state.
+func requestMemory(bodyCap, recCap int64) int64 {
+	return 2*bodyCap + recCap + requestOverhead
+}
+
+// requestOverhead covers a request's small buffers: the gzip reader's
+// window and tables, the record header, the connection's buffers.
+const requestOverhead = 64 << 10
 
 func putBuffers(b *ingestBuffers) {
 	if cap(b.body) > maxPooled || cap(b.rec) > maxPooled {
@@ -214,40 +246,113 @@ func splitAlerts(body []byte, ndjson []byte, lim limits) (out []byte, alerts int
 	return ndjson, alerts, rejected, nil
 }
 
-// splitArray takes a JSON array's elements one at a time: memory holds one
-// element besides the body, however many there are.
+// splitArray takes a JSON array's elements one at a time, as slices of the
+// body: memory holds nothing of an element besides the body and the log
+// record, however many or large the elements are.
 func splitArray(body []byte, ndjson []byte, lim limits, check *source.Extractor) (out []byte, alerts int, rejected []rejection, err error) {
 	start := len(ndjson)
-	invalid := func(err error) ([]byte, int, []rejection, error) {
-		return ndjson[:start], 0, nil, fmt.Errorf("the body starts a JSON array but is not valid JSON: %v", err)
+	invalid := func(cause string) ([]byte, int, []rejection, error) {
+		return ndjson[:start], 0, nil, fmt.Errorf("the body starts a JSON array but is not valid JSON: %v", syntaxError(body, cause))
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // '['
-		return invalid(err)
-	}
-	var e json.RawMessage
-	for i := 1; dec.More(); i++ {
-		e = e[:0]
-		if err := dec.Decode(&e); err != nil {
-			return invalid(err)
+	i := skipSpace(body, 1) // after '['
+	if i < len(body) && body[i] == ']' {
+		i++
+	} else {
+		for n := 1; ; n++ {
+			end, ok := valueEnd(body, i)
+			if !ok {
+				return invalid("an array element is cut short")
+			}
+			e := body[i:end]
+			if err := check.Extract(e, nil); err != nil {
+				if !json.Valid(e) {
+					return invalid("an array element is not JSON")
+				}
+				rejected = append(rejected, rejection{line: n, reason: "array element: " + err.Error(), raw: e})
+			} else {
+				ndjson = appendCompact(ndjson, e)
+				alerts++
+			}
+			if err := lim.check(alerts, len(rejected)); err != nil {
+				return ndjson[:start], 0, nil, err
+			}
+			if i = skipSpace(body, end); i < len(body) && body[i] == ',' {
+				i = skipSpace(body, i+1)
+				continue
+			}
+			if i < len(body) && body[i] == ']' {
+				i++
+				break
+			}
+			return invalid("an array element is not followed by ',' or ']'")
 		}
-		if err := check.Extract(e, nil); err != nil {
-			rejected = append(rejected, rejection{line: i, reason: "array element: " + err.Error(), raw: bytes.Clone(bytes.TrimSpace(e))})
-		} else {
-			ndjson = appendCompact(ndjson, e)
-			alerts++
-		}
-		if err := lim.check(alerts, len(rejected)); err != nil {
-			return ndjson[:start], 0, nil, err
-		}
 	}
-	if _, err := dec.Token(); err != nil { // ']'
-		return invalid(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return invalid(errors.New("data after the array's end"))
+	if skipSpace(body, i) != len(body) {
+		return invalid("data after the array's end")
 	}
 	return ndjson, alerts, rejected, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// valueEnd finds the end of the JSON value at b[i] from its structure
+// alone: strings (and their escapes), brackets by depth, a scalar up to
+// the next delimiter. Whether it is valid JSON is checked apart.
+func valueEnd(b []byte, i int) (end int, ok bool) {
+	depth := 0
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			for { // to the closing quote: one not escaped by an odd run of backslashes
+				k := bytes.IndexByte(b[j+1:], '"')
+				if k < 0 {
+					return 0, false
+				}
+				j += k + 1
+				bs := 0
+				for b[j-1-bs] == '\\' {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+			}
+		case '{', '[':
+			depth++
+			continue
+		case '}', ']':
+			if depth == 0 {
+				return j, j > i // a scalar's end
+			}
+			depth--
+		case ',', ' ', '\t', '\r', '\n':
+			if depth == 0 {
+				return j, j > i
+			}
+			continue
+		default:
+			continue
+		}
+		if depth == 0 {
+			return j + 1, true
+		}
+	}
+	return len(b), depth == 0 && len(b) > i
+}
+
+// syntaxError is encoding/json's account of invalid JSON (its scanner
+// holds nothing of the input's size), or cause when it finds none.
+func syntaxError(b []byte, cause string) error {
+	var se *json.SyntaxError
+	if err := json.Unmarshal(b, new(struct{})); errors.As(err, &se) {
+		return se
+	}
+	return errors.New(cause)
 }
 
 // checkerPool holds extractors that extract nothing: Extract then checks

@@ -68,6 +68,12 @@ type Config struct {
 	// client does not hold an ingest slot for minutes.
 	MinReadRate int64
 	BodyGrace   time.Duration
+	// IngestMemory is what the request bodies being read and logged may
+	// hold at once, service-wide (default Memory/4; delivery keeps to the
+	// rest of Memory). A request that cannot get its share within
+	// MemoryWait (default 2 s) is answered 503 with Retry-After.
+	IngestMemory int64
+	MemoryWait   time.Duration
 	// KeyRetention is how long Idempotency-Keys are remembered (default 1h:
 	// a client retries within minutes; at 60 requests/s a day of keys would
 	// hold ~1 GB).
@@ -93,6 +99,7 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	met *metrics
+	mem *memBudget // request bodies in flight (memory.go)
 
 	mu    sync.RWMutex
 	integ map[string]*integration
@@ -145,6 +152,16 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = 200_000
 	}
+	if cfg.IngestMemory <= 0 {
+		cfg.IngestMemory = cfg.Memory / 4
+	}
+	// The largest request must fit, or it would be refused for good.
+	if need := requestMemory(cfg.MaxBody+1, maxPooled) + (&rejectFile{cap: cfg.MaxLogBytes / budgetShare}).writeMemory(maxRejected); need > cfg.IngestMemory {
+		return nil, fmt.Errorf("--max-body %d needs %d bytes of memory per request, more than ingest's share of --memory (%d of %d): raise --memory or lower --max-body", cfg.MaxBody, need, cfg.IngestMemory, cfg.Memory)
+	}
+	if cfg.MemoryWait <= 0 {
+		cfg.MemoryWait = 2 * time.Second
+	}
 	if cfg.KeyRetention <= 0 {
 		cfg.KeyRetention = time.Hour
 	}
@@ -154,7 +171,7 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.IngestTokens) == 0 {
 		return nil, errors.New("no ingest token: set OCSFMAP_INGEST_TOKEN or --ingest-token-file")
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, integ: map[string]*integration{}, drain: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger, integ: map[string]*integration{}, drain: make(chan struct{}), mem: newMemBudget(cfg.IngestMemory)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.met = newMetrics(s)
 	files, err := integrationFiles(cfg.Paths)

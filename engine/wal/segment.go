@@ -66,13 +66,17 @@ func (s *segment) next() LSN { return s.first + LSN(s.count) }
 
 // appendRecord encodes one record onto buf.
 func appendRecord(buf, data []byte, more bool) []byte {
+	return append(appendHeader(buf, data, more), data...)
+}
+
+// appendHeader encodes the header of the record holding data onto buf.
+func appendHeader(buf, data []byte, more bool) []byte {
 	n := uint32(len(data))
 	if more {
 		n |= flagMore
 	}
 	buf = binary.LittleEndian.AppendUint32(buf, n)
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(data, castagnoli))
-	return append(buf, data...)
+	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(data, castagnoli))
 }
 
 var (

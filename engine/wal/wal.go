@@ -382,21 +382,37 @@ func (l *Log) commit(batch []*request) (err error) {
 			l.nextW = l.act.next()
 		}
 	}()
-	buf := l.buf[:0]
-	defer func() { l.buf = buf[:0] }()
 	var (
-		start int     // first request of the current chunk
-		marks []int64 // index marks of the chunk
-		recs  uint64
+		start   int     // first request of the current chunk
+		marks   []int64 // index marks of the chunk
+		recs    uint64
+		written int64 // bytes of the chunk already in the file (buf follows them)
 	)
+	buf := l.buf[:0]
+	defer func() {
+		// A batch of many records can grow buf to its largest write; the
+		// next batch starts from a small one again.
+		if cap(buf) > keepBuf {
+			buf = nil
+		}
+		l.buf = buf[:0]
+	}()
+	// out writes p at the end of the chunk: it is in the file, not yet synced.
+	out := func(p []byte) error {
+		if _, err := l.wf.WriteAt(p, l.act.size+written); err != nil {
+			return l.undo(fmt.Errorf("wal: write %s: %w", l.act.path, err))
+		}
+		written += int64(len(p))
+		return nil
+	}
 	for i, req := range batch {
-		used := l.act.size + int64(len(buf))
+		used := l.act.size + written + int64(len(buf))
 		if used > 0 && used+req.size > l.opt.SegmentBytes {
-			if len(buf) > 0 {
-				if err := l.flush(batch[start:i], buf, marks, recs); err != nil {
+			if written+int64(len(buf)) > 0 {
+				if err := l.flush(batch[start:i], buf, written, marks, recs); err != nil {
 					return err
 				}
-				start, buf, marks, recs = i, buf[:0], marks[:0], 0
+				start, buf, marks, recs, written = i, buf[:0], marks[:0], 0, 0
 			}
 			if err := l.roll(); err != nil {
 				return err
@@ -405,21 +421,49 @@ func (l *Log) commit(batch []*request) (err error) {
 		req.first = l.nextW
 		for j, r := range req.recs {
 			if uint64(l.nextW-l.act.first)%indexEvery == 0 {
-				marks = append(marks, l.act.size+int64(len(buf)))
+				marks = append(marks, l.act.size+written+int64(len(buf)))
 			}
-			buf = appendRecord(buf, r, j < len(req.recs)-1)
+			more := j < len(req.recs)-1
+			if len(r) < writeChunk {
+				buf = appendRecord(buf, r, more)
+			} else {
+				// A large record goes to the file from the caller's slice:
+				// the writer never holds a copy of a request's body.
+				if err := out(appendHeader(buf, r, more)); err != nil {
+					return err
+				}
+				if err := out(r); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			if len(buf) >= writeChunk {
+				if err := out(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
 			l.nextW++
 			recs++
 		}
 		req.last = l.nextW - 1
 	}
-	return l.flush(batch[start:], buf, marks, recs)
+	return l.flush(batch[start:], buf, written, marks, recs)
 }
 
-// flush writes and syncs one chunk into the active segment, publishes it to
+// writeChunk bounds the writer's buffer: records are gathered into writes
+// of about this size, and a record this large is written on its own.
+// keepBuf is the most the buffer keeps between batches.
+const (
+	writeChunk = 1 << 20
+	keepBuf    = 2 * writeChunk
+)
+
+// flush writes and syncs one chunk into the active segment (written bytes
+// of it are in the file already, buf follows them), publishes it to
 // readers, and wakes its callers.
-func (l *Log) flush(reqs []*request, buf []byte, marks []int64, recs uint64) error {
-	if _, err := l.wf.WriteAt(buf, l.act.size); err != nil {
+func (l *Log) flush(reqs []*request, buf []byte, written int64, marks []int64, recs uint64) error {
+	if _, err := l.wf.WriteAt(buf, l.act.size+written); err != nil {
 		return l.undo(fmt.Errorf("wal: write %s: %w", l.act.path, err))
 	}
 	if l.afterWrite != nil {
@@ -435,11 +479,12 @@ func (l *Log) flush(reqs []*request, buf []byte, marks []int64, recs uint64) err
 	for _, r := range reqs {
 		bytes += r.size
 	}
+	size := written + int64(len(buf))
 	l.mu.Lock()
-	l.act.size += int64(len(buf))
+	l.act.size += size
 	l.act.count += recs
 	l.act.index = append(l.act.index, marks...)
-	l.bytes += int64(len(buf))
+	l.bytes += size
 	l.pendingBytes -= bytes
 	l.durable = l.nextW
 	l.stats.Appends += uint64(len(reqs))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -800,4 +801,82 @@ func TestFullWithLargeSegments(t *testing.T) {
 			t.Fatalf("round %d: Append after TruncateFront: %v", round, err)
 		}
 	}
+}
+
+// TestLargeRecordsAreNotCopied: records of a request's size go to the file
+// from the caller's slice, small ones are gathered into bounded writes, and
+// the writer keeps no buffer of a large batch's size afterwards. All read
+// back, in order, before and after a reopen, and a large record that does
+// not fit on the disk leaves nothing behind.
+func TestLargeRecordsAreNotCopied(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{synced: map[string]int64{}}
+	fs.budget.Store(-1)
+	l := openT(t, dir, Options{SegmentBytes: 16 << 20, OpenFile: fs.open})
+	sizes := []int{10, writeChunk - 1, writeChunk, 3*writeChunk + 7, 100, 5 << 20}
+	rec := func(g, i, j int) []byte {
+		b := bytes.Repeat([]byte{byte('a' + (g+i+j)%26)}, sizes[(g+i+j)%len(sizes)])
+		return fmt.Appendf(b[:0], "g%d/i%d/r%d:", g, i, j)[:len(b)]
+	}
+	var (
+		mu   sync.Mutex
+		want = map[LSN][]byte{}
+		wg   sync.WaitGroup
+	)
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 4 {
+				recs := [][]byte{rec(g, i, 0)}
+				if i%2 == 1 { // several records in one call, large and small mixed
+					recs = append(recs, rec(g, i, 1), rec(g, i, 2))
+				}
+				first, _, err := l.Append(context.Background(), recs...)
+				if err != nil {
+					t.Errorf("Append: %v", err)
+					return
+				}
+				mu.Lock()
+				for j, r := range recs {
+					want[first+LSN(j)] = r
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	check := func(l *Log) {
+		t.Helper()
+		got, _ := readAll(t, l, 1)
+		if len(got) != len(want) {
+			t.Fatalf("read %d records, want %d", len(got), len(want))
+		}
+		for _, e := range got {
+			if !bytes.Equal(e.rec, want[e.lsn]) {
+				t.Fatalf("LSN %d: %d bytes %.20q, want %d bytes %.20q", e.lsn, len(e.rec), e.rec, len(want[e.lsn]), want[e.lsn])
+			}
+		}
+	}
+	check(l)
+
+	// A large record the disk has no room for: the short write is cut
+	// off again, and the log goes on.
+	fs.budget.Store(writeChunk / 2)
+	if _, _, err := l.Append(context.Background(), bytes.Repeat([]byte{'z'}, 2*writeChunk)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Append on a full disk: %v, want ENOSPC", err)
+	}
+	fs.budget.Store(-1)
+	first, _, err := l.Append(context.Background(), []byte("after"))
+	must(t, err)
+	want[first] = []byte("after")
+	check(l)
+	must(t, l.Close()) // the writer is done: its buffer can be looked at
+	if cap(l.buf) > keepBuf {
+		t.Fatalf("the writer keeps a %d-byte buffer after its batches, want at most %d", cap(l.buf), keepBuf)
+	}
+	l = openT(t, dir, Options{})
+	defer l.Close()
+	if l.Repaired() != nil || len(l.Gaps()) != 0 {
+		t.Fatalf("reopen: repaired %+v, gaps %+v", l.Repaired(), l.Gaps())
+	}
+	check(l)
 }
