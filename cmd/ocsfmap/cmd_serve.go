@@ -98,7 +98,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return usagef("give --tls-cert and --tls-key together")
 	}
-	setMemoryLimit(int64(memory))
+	setMemoryLimit(int64(memory), int64(memory)/4)
 
 	svc, err := service.New(service.Config{
 		Paths: paths, DataDir: *data,
