@@ -1,7 +1,10 @@
--- mappings/zscaler-dspm/security_finding_1.1.0.yaml written as DuckDB SQL, for
--- make bench-compare: the same records, partitions and Parquet layout (zstd,
--- rows ordered by time, region/accountId/eventDay folders) that `ocsfmap run`
--- writes, so the two can be timed side by side on the same input.
+-- mappings/zscaler-dspm/security_finding_1.1.0.yaml written as plain DuckDB
+-- SQL: the first version of make bench-compare's opponent (configs duckdbold1,
+-- duckdbold2), kept to show what dspm_security_finding_1.1.0_expert.sql's care
+-- is worth. It is not quite ocsfmap's job (duckdb_equal.cjs says where): the
+-- *_dt columns are local microsecond timestamps, type_uid is INT32, an absent
+-- organisation is a struct of NULLs, and ORDER BY "time" alone leaves rows of
+-- a partition out of order in DuckDB's partitioned writer.
 -- bench/duckdb_copy.cjs replaces ${INPUT} and ${OUT}, and ${ORDER_BY} with
 -- ORDER BY "time" (ocsfmap's files are sorted by time; DUCKDB_SORT=0 leaves
 -- the order to DuckDB, which then does less than ocsfmap does).

@@ -1,5 +1,5 @@
-// Runs one bench/*.sql file in DuckDB: the mapping as SQL, from NDJSON to a
-// partitioned Parquet lake. Used by bench/compare.sh (make bench-compare).
+// Runs one cmd/bench-compare/*.sql file in DuckDB: the mapping as SQL, from
+// NDJSON to a partitioned Parquet lake. Used by compare.sh (make bench-compare).
 // usage: node duckdb_copy.cjs MODULES_DIR THREADS SQL_FILE INPUT OUT_DIR
 // MODULES_DIR is where .ci/tools-duckdb.sh installed @duckdb/node-api.
 'use strict';
