@@ -162,7 +162,7 @@ func (s *Service) accept(r *http.Request, w http.ResponseWriter, in *integration
 	if need := len(rec) + len(body) + 1; cap(rec) < need {
 		rec = append(make([]byte, 0, need), rec...)
 	}
-	rec, alerts, rejected, err := splitAlerts(body, rec, limits{alerts: s.cfg.MaxAlerts, rejected: maxRejected})
+	rec, alerts, rejected, err := splitAlerts(body, rec, limits{alerts: s.cfg.MaxAlerts, rejected: maxRejected}, in.cfg.Load().mapping.Plan.Envelope)
 	bufs.rec = rec
 	var le *limitError
 	if errors.As(err, &le) {

@@ -207,7 +207,7 @@ func (lim limits) check(alerts, rejected int) error {
 // compacted onto one line; what is not a JSON object is returned as a
 // rejection. An array that is not valid JSON cannot be split and fails
 // whole; so does a body over lim (a *limitError).
-func splitAlerts(body []byte, ndjson []byte, lim limits) (out []byte, alerts int, rejected []rejection, err error) {
+func splitAlerts(body []byte, ndjson []byte, lim limits, envelope []string) (out []byte, alerts int, rejected []rejection, err error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return ndjson, 0, nil, nil
@@ -215,6 +215,8 @@ func splitAlerts(body []byte, ndjson []byte, lim limits) (out []byte, alerts int
 	check := checkerPool.Get().(*source.Extractor)
 	defer checkerPool.Put(check)
 	switch {
+	case len(envelope) > 0 && trimmed[0] == '{':
+		return splitEnvelopes(trimmed, ndjson, lim, check, envelope)
 	case trimmed[0] == '[':
 		return splitArray(trimmed, ndjson, lim, check)
 	case trimmed[0] == '{' && bytes.IndexByte(trimmed, '\n') > 0 && check.Extract(trimmed, nil) == nil:
@@ -244,6 +246,35 @@ func splitAlerts(body []byte, ndjson []byte, lim limits) (out []byte, alerts int
 		}
 	}
 	return ndjson, alerts, rejected, nil
+}
+
+// splitEnvelopes splits a body of the documents a mapping with input.records
+// reads ({"Records":[…]}, or single events, one after another): each
+// element of an envelope is an alert, as it is for run, so the counts the
+// status gives are the alerts delivery writes. A body whose boundaries
+// cannot be found (a broken envelope) is refused whole.
+func splitEnvelopes(body []byte, ndjson []byte, lim limits, check *source.Extractor, envelope []string) (out []byte, alerts int, rejected []rejection, err error) {
+	start := len(ndjson)
+	r := source.NewReader("body", bytes.NewReader(body))
+	r.Envelope(envelope...)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return ndjson, alerts, rejected, nil
+		}
+		if err != nil {
+			return ndjson[:start], 0, nil, fmt.Errorf("the body is not JSON documents whose records can be found: %v", err)
+		}
+		if err := check.Extract(rec.Raw, nil); err != nil {
+			rejected = append(rejected, rejection{line: rec.Line, reason: err.Error(), raw: bytes.Clone(rec.Raw)})
+		} else {
+			ndjson = appendCompact(ndjson, rec.Raw)
+			alerts++
+		}
+		if err := lim.check(alerts, len(rejected)); err != nil {
+			return ndjson[:start], 0, nil, err
+		}
+	}
 }
 
 // splitArray takes a JSON array's elements one at a time, as slices of the

@@ -421,7 +421,7 @@ func TestSplitArrayStreams(t *testing.T) {
 	allocs := testing.AllocsPerRun(3, func() {
 		var alerts int
 		var err error
-		out, alerts, _, err = splitAlerts(body, out[:0], limits{alerts: n})
+		out, alerts, _, err = splitAlerts(body, out[:0], limits{alerts: n}, nil)
 		if alerts != n || err != nil {
 			t.Fatalf("%d alerts, %v", alerts, err)
 		}

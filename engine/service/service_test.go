@@ -38,7 +38,7 @@ func TestSplitAlerts(t *testing.T) {
 		{"empty", "  \n", 0, nil, "", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, n, rej, err := splitAlerts([]byte(c.body), nil, limits{})
+			out, n, rej, err := splitAlerts([]byte(c.body), nil, limits{}, nil)
 			if (err != nil) != c.err {
 				t.Fatalf("err = %v", err)
 			}
@@ -56,6 +56,32 @@ func TestSplitAlerts(t *testing.T) {
 				t.Fatalf("rejected lines %v, want %v", lines, c.rejected)
 			}
 		})
+	}
+}
+
+// TestSplitEnvelopes: for a mapping with input.records, ingest counts the
+// records inside envelope documents as delivery will ({"Records":[…]}
+// pages, single events beside them, an empty envelope as none), so the
+// status's accepted alerts add up to what is written.
+func TestSplitEnvelopes(t *testing.T) {
+	env := []string{"Records"}
+	body := "{\"Records\": [{\"a\": 1},\n {\"b\": 2}, 3]}\n{\"e\": 4}\n{\"Records\": []}\n{bad\n"
+	out, n, rej, err := splitAlerts([]byte(body), nil, limits{}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || string(out) != "{\"a\":1}\n{\"b\":2}\n{\"e\":4}\n" {
+		t.Fatalf("%d alerts %q", n, out)
+	}
+	if len(rej) != 2 || string(rej[0].raw) != "3" || string(rej[1].raw) != "{bad" || rej[1].line != 5 {
+		t.Fatalf("rejected %+v, want the element 3 and the line {bad", rej)
+	}
+	// A broken envelope is refused whole; the limits hold inside envelopes.
+	if _, _, _, err := splitAlerts([]byte(`{"Records": [{"a":1},`), nil, limits{}, env); err == nil {
+		t.Fatal("a broken envelope was accepted")
+	}
+	if _, _, _, err := splitAlerts([]byte(`{"Records": [{"a":1},{"a":2},{"a":3}]}`), nil, limits{alerts: 2}, env); err == nil {
+		t.Fatal("an envelope over --max-alerts was accepted")
 	}
 }
 
@@ -236,7 +262,7 @@ func BenchmarkSplitAlerts(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		var n int
-		out, n, _, _ = splitAlerts(body, out[:0], limits{})
+		out, n, _, _ = splitAlerts(body, out[:0], limits{}, nil)
 		if n != 500 {
 			b.Fatal(n)
 		}
