@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -24,7 +25,7 @@ func init() {
 func runSchema(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var version, class, profiles, mapping, format string
+	var version, class, profiles, mapping, format, path string
 	var list bool
 	fs.StringVar(&version, "ocsf", "", "OCSF version, e.g. 1.1.0 (embedded: "+strings.Join(ocsf.Versions(), ", ")+")")
 	fs.StringVar(&class, "class", "", "OCSF class name, e.g. security_finding")
@@ -32,10 +33,11 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&profiles, "profiles", "", "comma-separated profiles to apply (default: every profile, like ocsf-server)")
 	fs.StringVar(&mapping, "m", "", "mapping file: print the schema of its output")
 	fs.StringVar(&mapping, "mapping", "", "same as -m")
-	fs.StringVar(&format, "format", "arrow", "with -m: arrow (the Parquet files' schema), glue (Athena/Glue DDL) or json (the JSON Schema records are validated against)")
+	fs.StringVar(&format, "format", "", "with -m: arrow (the Parquet files' schema, the default), glue (Athena/Glue DDL) or json (the JSON Schema records are validated against); with --class: json (the default) or table (the attributes, their types, requirements and enums)")
+	fs.StringVar(&path, "path", "", "with --class --format table: the attributes of the object at this path instead (e.g. finding_info, resources.owner)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ocsfmap schema --list [--ocsf VERSION]")
-		fmt.Fprintln(stderr, "       ocsfmap schema --ocsf VERSION --class CLASS [--profiles p1,p2]")
+		fmt.Fprintln(stderr, "       ocsfmap schema --ocsf VERSION --class CLASS [--profiles p1,p2] [--format json|table [--path OBJECT.PATH]]")
 		fmt.Fprintln(stderr, "       ocsfmap schema -m MAPPING [--format arrow|glue|json]")
 		fs.PrintDefaults()
 	}
@@ -58,12 +60,16 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		if version != "" || class != "" || profiles != "" {
 			return usagef("-m cannot be combined with --ocsf, --class or --profiles")
 		}
+		if format == "" {
+			format = "arrow"
+		}
 		return printMappingSchema(mapping, format, stdout, stderr)
 	}
-	formatSet := false
-	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
-	if formatSet {
-		return usagef("--format needs -m MAPPING")
+	switch {
+	case format != "" && format != "json" && format != "table":
+		return usagef("--format with --class is json or table, not %q", format)
+	case path != "" && format != "table":
+		return usagef("--path needs --format table")
 	}
 	if version == "" || class == "" {
 		return usagef("--ocsf and --class are required")
@@ -96,12 +102,97 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 			sel = []string{}
 		}
 	}
+	if format == "table" {
+		return printAttributes(cat, class, path, sel, stdout)
+	}
 	b, err := cat.JSONSchema(class, sel)
 	if err != nil {
 		return err
 	}
 	_, err = stdout.Write(b)
 	return err
+}
+
+// printAttributes prints, for people writing a mapping, the attributes of a
+// class (or of the object at path below it) under the selected profiles
+// (nil: every one): required first, then recommended, then the rest.
+func printAttributes(cat *ocsf.Catalog, class, path string, profiles []string, stdout io.Writer) error {
+	cl, _ := cat.Class(class)
+	attrs, constraints, where := cl.Attrs, cl.Constraints, class
+	if path != "" {
+		for _, name := range strings.Split(path, ".") {
+			a, ok := attrs[name]
+			if !ok || a.BaseType != ocsf.ObjectType {
+				return usagef("%s has no object attribute %q", where, name)
+			}
+			obj, ok := cat.Object(a.Object)
+			if !ok {
+				return fmt.Errorf("OCSF %s: object %q not in the catalog", cat.Version, a.Object)
+			}
+			attrs, constraints, where = obj.Attrs, obj.Constraints, where+"."+name+" ("+obj.Name+")"
+		}
+	}
+	rank := map[ocsf.Requirement]int{ocsf.Required: 0, ocsf.Recommended: 1}
+	var list []*ocsf.Attr
+	for _, a := range attrs {
+		if a.Profile == "" || profiles == nil || slices.Contains(profiles, a.Profile) {
+			list = append(list, a)
+		}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		ri, ok := rank[list[i].Requirement]
+		if !ok {
+			ri = 2
+		}
+		rj, ok := rank[list[j].Requirement]
+		if !ok {
+			rj = 2
+		}
+		if ri != rj {
+			return ri < rj
+		}
+		return list[i].Name < list[j].Name
+	})
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "OCSF %s %s\nATTRIBUTE\tTYPE\tREQUIREMENT\tPROFILE\tVALUES\n", cat.Version, where)
+	for _, a := range list {
+		typ := a.Type
+		if a.IsArray {
+			typ += "[]"
+		}
+		req := string(a.Requirement)
+		if a.Deprecated != nil {
+			req += " (deprecated)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, typ, req, a.Profile, enumText(a))
+	}
+	if constraints != nil && len(constraints.AtLeastOne) > 0 {
+		fmt.Fprintf(w, "\nat least one of: %s\n", strings.Join(constraints.AtLeastOne, ", "))
+	}
+	if constraints != nil && len(constraints.JustOne) > 0 {
+		fmt.Fprintf(w, "\njust one of: %s\n", strings.Join(constraints.JustOne, ", "))
+	}
+	return w.Flush()
+}
+
+// enumText is an attribute's allowed values, shortened for a table row.
+func enumText(a *ocsf.Attr) string {
+	var parts []string
+	if len(a.Enum) > 0 {
+		ids := make([]int64, 0, len(a.Enum))
+		for id := range a.Enum {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			parts = append(parts, fmt.Sprintf("%d %s", id, a.Enum[id]))
+		}
+	}
+	parts = append(parts, a.StrEnum...)
+	if s := []rune(strings.Join(parts, ", ")); len(s) > 90 {
+		return string(s[:87]) + "…"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // listClasses prints the classes of a version (every embedded version when

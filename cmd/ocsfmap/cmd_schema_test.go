@@ -26,7 +26,9 @@ func TestSchemaCommand(t *testing.T) {
 		{[]string{"schema", "--ocsf", "1.1.0", "--class", "security_finding", "--profiles", "osint"}, 2, "", `OCSF 1.1.0 has no profile "osint"`},
 		{[]string{"schema", "-m", "mappings/x.yaml", "--format", "arrow"}, 2, "", "error[M100]: open mappings/x.yaml"},
 		{[]string{"schema", "-m", "x.yaml", "--ocsf", "1.1.0"}, 2, "", "cannot be combined"},
-		{[]string{"schema", "--ocsf", "1.1.0", "--class", "security_finding", "--format", "glue"}, 2, "", "--format needs -m"},
+		{[]string{"schema", "--ocsf", "1.1.0", "--class", "security_finding", "--format", "glue"}, 2, "", "--format with --class is json or table"},
+		{[]string{"schema", "--ocsf", "1.1.0", "--class", "authentication", "--path", "user"}, 2, "", "--path needs --format table"},
+		{[]string{"schema", "--ocsf", "1.1.0", "--class", "authentication", "--format", "table", "--path", "user.nope"}, 2, "", `has no object attribute "nope"`},
 		{[]string{"schema", "--nope"}, 2, "", "flag provided but not defined"},
 		{[]string{"schema", "--ocsf", "1.1.0", "--class", "api_activity"}, 0, `"$id": "https://schema.ocsf.io/schema/1.1.0/classes/api_activity"`, ""},
 		{[]string{"schema", "--list", "--ocsf", "9.9.9"}, 2, "", `version "9.9.9" is not embedded`},
@@ -38,6 +40,32 @@ func TestSchemaCommand(t *testing.T) {
 		if status != tt.status || !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errb.String(), tt.stderr) {
 			t.Errorf("%v: status %d, stdout %.80q, stderr %q; want %d, %q, %q", tt.args, status, out.String(), errb.String(), tt.status, tt.stdout, tt.stderr)
 		}
+	}
+}
+
+// TestSchemaTable: --format table shows an analyst a class's attributes (or
+// an object's, with --path) with their types, requirements and enums,
+// required first, and the object's constraints.
+func TestSchemaTable(t *testing.T) {
+	var out, errb bytes.Buffer
+	if status := run([]string{"schema", "--ocsf", "1.1.0", "--class", "authentication", "--profiles", "cloud", "--format", "table"}, &out, &errb); status != 0 {
+		t.Fatalf("status %d: %s", status, errb.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	if lines[0] != "OCSF 1.1.0 authentication" || !regexp.MustCompile(`^activity_id +integer_t +required +0 Unknown, 1 Logon`).MatchString(lines[2]) {
+		t.Fatalf("table:\n%s", out.String())
+	}
+	for _, want := range []string{`(?m)^user +user +required`, `(?m)^cloud +cloud +required +cloud`, `(?m)^is_mfa +boolean_t +`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("no line %s in:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if status := run([]string{"schema", "--ocsf", "1.1.0", "--class", "authentication", "--format", "table", "--path", "user"}, &out, &errb); status != 0 {
+		t.Fatalf("status %d: %s", status, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), "OCSF 1.1.0 authentication.user (user)") || !strings.Contains(out.String(), "at least one of: account, name, uid") {
+		t.Fatalf("user's table:\n%s", out.String())
 	}
 }
 
