@@ -194,3 +194,63 @@ func TestTextIntoTimestamp(t *testing.T) {
 		t.Fatalf("text into time: %v", err)
 	}
 }
+
+// TestEach: a one-to-many rule maps every element of an input array into
+// an element of an OCSF array of objects through its own field table
+// (issue 18: analysts wrote resources[0], resources[1] and the third bucket
+// was dropped); the elements are checked as objects, at load and per record.
+func TestEach(t *testing.T) {
+	p := compileString(t, "", `  resources:
+    each: 'detail.buckets'
+    when: '#.kind != "skip"'
+    fields:
+      uid: {from: arn}
+      type: {value: "AWS::S3::Bucket"}
+      name: {from: [name, Name], default: unnamed}
+      owner.name: {expr: '#.owner?.displayName'}
+      region: {from: region, when: '#.region != ""'}
+`)
+	m := p.NewMapper()
+	_, err := m.Map([]byte(`{"t": 1793528130, "id": "a", "detail": {"buckets": [
+		{"arn": "arn:aws:s3:::one", "name": "one", "owner": {"displayName": "alice"}, "region": "us-east-1"},
+		{"arn": "arn:aws:s3:::two", "Name": "two", "region": ""},
+		{"arn": "arn:aws:s3:::skipped", "kind": "skip"},
+		{"arn": "arn:aws:s3:::three"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(m.AppendJSON(nil))
+	want := `"resources":[{"name":"one","owner":{"name":"alice"},"region":"us-east-1","type":"AWS::S3::Bucket","uid":"arn:aws:s3:::one"},` +
+		`{"name":"two","type":"AWS::S3::Bucket","uid":"arn:aws:s3:::two"},{"name":"unnamed","type":"AWS::S3::Bucket","uid":"arn:aws:s3:::three"}]`
+	if !strings.Contains(got, want) {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if _, err := m.Map([]byte(`{"t": 1793528130, "id": "b"}`)); err != nil {
+		t.Fatalf("no buckets: %v", err)
+	}
+	if got := string(m.AppendJSON(nil)); strings.Contains(got, "resources") {
+		t.Fatalf("no buckets, yet resources: %s", got)
+	}
+	// A key the object lacks is a load error; a value of the wrong type a
+	// dead letter naming the element.
+	for fields, want := range map[string]string{
+		"      uidd: {from: arn}\n":                     `M205`,
+		"      uid: {from: arn}\n      uid: {value: x}\n": `M306`,
+		"      uid: {lookup: t}\n":                      `inside each, a rule is from, value or expr`,
+		"      groups[0].name: {from: g}\n":             `inside each, a path is attribute names joined by dots`,
+	} {
+		src := strings.Replace(header, "%s", "", 1) + "  resources:\n    each: 'detail.buckets'\n    fields:\n" + fields
+		m, diags := spec.Parse("m.yaml", []byte(src))
+		if !diags.HasErrors() {
+			_, diags = Compile(m)
+		}
+		if !strings.Contains(diags.Render(), want) {
+			t.Errorf("%s: want %s, got %s", fields, want, diags.Render())
+		}
+	}
+	bad := compileString(t, "", "  resources:\n    each: 'items'\n    fields:\n      uid: {from: arn}\n      owner.type_id: {from: kind}\n").NewMapper()
+	_, err = bad.Map([]byte(`{"t": 1793528130, "id": "c", "items": [{"arn": "x", "kind": "not a number"}]}`))
+	if pe, ok := err.(*Error); !ok || pe.Code != "R402" || !strings.Contains(pe.Msg, "/resources/0") {
+		t.Fatalf("a wrong type inside an element: %v", err)
+	}
+}

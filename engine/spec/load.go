@@ -360,8 +360,25 @@ func (p *parser) field(n *yaml.Node, f *Field) {
 		},
 		"when":      func(_, v *yaml.Node) { f.When = p.expr(v, "when") },
 		"deviation": func(_, v *yaml.Node) { f.Deviation = p.str(v, "deviation") },
+		"each":      func(_, v *yaml.Node) { f.Each = p.expr(v, "each") },
+		"fields": func(_, v *yaml.Node) {
+			if v.Kind != yaml.MappingNode {
+				p.errorf("M103", p.pos(v), "fields of %s must be a mapping of path: rule, not %s", f.Path.Value, kindName(v))
+				return
+			}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, e := v.Content[i], v.Content[i+1]
+				sf := &Field{Path: Str{Value: k.Value, Pos: p.pos(k)}, Pos: p.pos(e)}
+				p.field(e, sf)
+				f.Fields = append(f.Fields, sf)
+			}
+		},
 	})
 	if n.Kind != yaml.MappingNode {
+		return
+	}
+	if f.Each != nil || f.Fields != nil {
+		p.each(f)
 		return
 	}
 	var sources []string

@@ -36,12 +36,20 @@ func TestShippedMappingsMatchFormatSchema(t *testing.T) {
 	if n < 3 {
 		t.Fatalf("found %d mappings", n)
 	}
+	each := "format: ocsfmap/v1\nmapping: x\nversion: \"1\"\nocsf: {version: 1.1.0, class: c}\nfields:\n  resources:\n    each: items\n    when: '#.arn != nil'\n    fields:\n      uid: {from: arn}\n      owner.name: {expr: '#.o', default: x}\n"
+	if err := sch.Validate(yamlDoc(t, []byte(each))); err != nil {
+		t.Errorf("format schema refuses each: %v", err)
+	}
+	if _, diags := Parse("each.yaml", []byte(each)); diags.HasErrors() {
+		t.Errorf("loader refuses each: %v", diags)
+	}
 	for _, bad := range []string{
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {from: x, value: 1}}",
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {valeu: 1}}",
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfeilds: {}",
 		"format: ocsfmap/v2\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {from: x}}",
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\ninput: {record: [Records]}\nfields: {a: {from: x}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {each: x, from: y, fields: {b: {from: c}}}}",
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\ninput: {records: {a: 1}}\nfields: {a: {from: x}}",
 	} {
 		if sch.Validate(yamlDoc(t, []byte(bad))) == nil {

@@ -100,6 +100,12 @@ type Field struct {
 	Key      *Expr   // the lookup key as an expression (instead of From)
 	Default  *Scalar // used when the rule yields nothing
 	When     *Expr   // the rule applies only when this is true
+	// Each maps every element of an input array to an element of the
+	// OCSF array of objects at Path, with the field table Fields (paths
+	// relative to the object, rules reading the element); Each's when
+	// keeps the elements it holds for. Parse compiles it into Expr.
+	Each   *Expr
+	Fields []*Field
 
 	// Deviation records why this rule differs from the source's own table.
 	Deviation Str
