@@ -234,10 +234,10 @@ func TestEach(t *testing.T) {
 	// A key the object lacks is a load error; a value of the wrong type a
 	// dead letter naming the element.
 	for fields, want := range map[string]string{
-		"      uidd: {from: arn}\n":                     `M205`,
+		"      uidd: {from: arn}\n":                       `M205`,
 		"      uid: {from: arn}\n      uid: {value: x}\n": `M306`,
-		"      uid: {lookup: t}\n":                      `inside each, a rule is from, value or expr`,
-		"      groups[0].name: {from: g}\n":             `inside each, a path is attribute names joined by dots`,
+		"      uid: {lookup: t}\n":                        `inside each, a rule is from, value or expr`,
+		"      groups[0].name: {from: g}\n":               `inside each, a path is attribute names joined by dots`,
 	} {
 		src := strings.Replace(header, "%s", "", 1) + "  resources:\n    each: 'detail.buckets'\n    fields:\n" + fields
 		m, diags := spec.Parse("m.yaml", []byte(src))
