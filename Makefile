@@ -4,7 +4,7 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools
 MAPPING ?= mappings/zscaler-dspm/security_finding_1.1.0.yaml
 
-.PHONY: help build test race bench bench-large bench-compare schemas lint demo tools lambda
+.PHONY: help build test race bench bench-large bench-compare bench-rss schemas lint demo tools lambda
 
 # The packages with goroutines of their own: run under the race detector too.
 RACE_PKGS := ./engine ./engine/plan ./engine/filter ./engine/ocsf ./engine/lake ./engine/store ./engine/wal ./engine/service ./engine/conformance ./engine/console
@@ -65,6 +65,11 @@ DAYS ?= 1
 ROUNDS ?= 5
 bench-compare: build tools ## ocsfmap run vs DuckDB, same mapping and input, side by side: ratios (N, DAYS, ROUNDS, ORDERED=1, BASE)
 	cmd/bench-compare/compare.sh -n $(N) -days $(DAYS) -rounds $(ROUNDS) $(if $(ORDERED),-ordered)
+
+# serve's peak RSS under hostile bodies (issue 20): N clients post each at
+# once to a serve with S3 unreachable; it must stay within --memory.
+bench-rss: build ## serve's peak RSS under hostile 16 MiB bodies, N (default 8) clients at once (SERVE_FLAGS)
+	cmd/ocsfmap/serve_rss.sh bin/ocsfmap
 
 OCSF_SCHEMA_SRC ?= schemas/ocsf/source
 
