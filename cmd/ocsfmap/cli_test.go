@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/ocsfmap/ocsfmap/engine/alertgen"
 	"github.com/ocsfmap/ocsfmap/engine/lake/duckdbtest"
@@ -165,25 +162,10 @@ func TestMapCommand(t *testing.T) {
 }
 
 // parquetRows opens a Parquet file with pqarrow, checking for leaks.
-func parquetRows(t *testing.T, path string) int64 {
+func parquetRows(t *testing.T, path string) (n int64) {
 	t.Helper()
-	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
-	defer mem.AssertSize(t, 0)
-	f, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := r.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
-	return tbl.NumRows()
+	withParquetTable(t, path, func(tbl arrow.Table) { n = tbl.NumRows() })
+	return n
 }
 
 func parquetFiles(t *testing.T, dir string) []string {

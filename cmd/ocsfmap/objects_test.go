@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -115,6 +116,37 @@ func TestObjectsFromExpressionsInTheLake(t *testing.T) {
 // out as map leaves them out.
 func lakeRecords(t *testing.T, path string) []map[string]any {
 	t.Helper()
+	var out []map[string]any
+	for _, line := range lakeJSON(t, path) {
+		out = append(out, dropNullFields(decodeRecord(t, line)))
+	}
+	return out
+}
+
+// lakeJSON reads a Parquet file with pqarrow (checking that every buffer is
+// released) as JSON lines, one a row, as arrow writes them.
+func lakeJSON(t *testing.T, path string) [][]byte {
+	t.Helper()
+	var buf bytes.Buffer
+	withParquetTable(t, path, func(tbl arrow.Table) {
+		tr := array.NewTableReader(tbl, 1024)
+		defer tr.Release()
+		for tr.Next() {
+			if err := array.RecordToJSON(tr.RecordBatch(), &buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if buf.Len() == 0 {
+		return nil
+	}
+	return bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+}
+
+// withParquetTable reads a whole Parquet file with pqarrow and hands the
+// table to use; the allocator is checked for leaks once use returns.
+func withParquetTable(t *testing.T, path string, use func(arrow.Table)) {
+	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
 	f, err := file.OpenParquetFile(path, false)
@@ -131,19 +163,7 @@ func lakeRecords(t *testing.T, path string) []map[string]any {
 		t.Fatal(err)
 	}
 	defer tbl.Release()
-	tr := array.NewTableReader(tbl, 1024)
-	defer tr.Release()
-	var out []map[string]any
-	for tr.Next() {
-		var buf bytes.Buffer
-		if err := array.RecordToJSON(tr.RecordBatch(), &buf); err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
-			out = append(out, dropNullFields(decodeRecord(t, line)))
-		}
-	}
-	return out
+	use(tbl)
 }
 
 func decodeRecord(t *testing.T, b []byte) map[string]any {

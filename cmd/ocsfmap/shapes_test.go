@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"maps"
 	"os"
@@ -10,11 +9,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // shapesMapping has an indexed list with a gap (observables[0] skipped by
@@ -136,32 +130,10 @@ func TestListsCompactedAndEmptiesOmitted(t *testing.T) {
 // dropped, JSON text (json_t, open objects) parsed, as the map NDJSON has it.
 func lakeDocs(t *testing.T, path string) []map[string]any {
 	t.Helper()
-	f, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := r.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
-	tr := array.NewTableReader(tbl, tbl.NumRows())
-	defer tr.Release()
-	var buf bytes.Buffer
-	for tr.Next() {
-		if err := array.RecordToJSON(tr.RecordBatch(), &buf); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var docs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+	for _, line := range lakeJSON(t, path) {
 		var doc map[string]any
-		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+		if err := json.Unmarshal(line, &doc); err != nil {
 			t.Fatal(err)
 		}
 		docs = append(docs, dropNulls(doc).(map[string]any))
