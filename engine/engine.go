@@ -19,6 +19,11 @@ import (
 // Mapping is a loaded, compiled mapping with the JSON Schema validator of its
 // OCSF version, class and profiles. Safe for concurrent use.
 type Mapping struct {
+	// Plans holds one compiled plan per OCSF class the mapping can emit, in
+	// the order the mapping file declares them; a record's Result.Class is
+	// its index here. A single-class mapping has one.
+	Plans []*plan.Plan
+	// Plan is Plans[0]: the plan of a single-class mapping.
 	Plan      *plan.Plan
 	Warnings  diag.List
 	validator *validate.Validator
@@ -35,7 +40,7 @@ func Load(path string) (*Mapping, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: schema: %w", path, err)
 	}
-	return &Mapping{Plan: p, Warnings: diags, validator: v}, nil
+	return &Mapping{Plans: []*plan.Plan{p}, Plan: p, Warnings: diags, validator: v}, nil
 }
 
 // Validate checks a decoded OCSF record against the JSON Schema of the

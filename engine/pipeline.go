@@ -32,6 +32,7 @@ const (
 type Result struct {
 	Input string
 	Line  int
+	Class int         // the record's class: an index into Mapping.Plans
 	Rec   plan.Record // a copy the sink may keep until Write returns
 	JSON  []byte      // OCSF JSON, when the sink asked for it
 }
