@@ -12,6 +12,7 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/filter"
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
@@ -27,7 +28,7 @@ type DeliveryOptions struct {
 	// are staged under its StagingDir, uploaded with its role and removed
 	// once S3 confirms them; its alert rules choose what is exported, and
 	// its status is kept in its StateDir. Nil: a local lake in Dir.
-	Integration *store.Integration
+	Integration *integration.Integration
 	// Dir is the local lake's root (required without Integration). With an
 	// Integration it replaces the staging folder.
 	Dir string
@@ -167,7 +168,7 @@ func (m *Mapping) NewDelivery(ctx context.Context, o DeliveryOptions) (*Delivery
 		if d.out == "" {
 			d.out = integ.StagingDir
 		}
-		d.prefix = integ.KeyPrefix()
+		d.prefix = integ.ClassKeyPrefix(m.Plan.Class.Name) // Security Lake: one class per custom source
 	}
 	if d.out == "" {
 		return nil, &OptionsError{errors.New("delivery: a local lake needs DeliveryOptions.Dir")}
@@ -240,7 +241,7 @@ func bufferBudget(memory int64) int64 { return memory * 3 / 8 }
 // CompileRules compiles an integration's alert rules: nil when it has none
 // (every alert is exported), a *RulesError when they fail to compile or are
 // all disabled.
-func CompileRules(integ *store.Integration) (*filter.Filter, error) {
+func CompileRules(integ *integration.Integration) (*filter.Filter, error) {
 	if len(integ.Rules) == 0 {
 		return nil, nil
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // Deliver alerts into a local folder laid out like the Security Lake
-// bucket. With DeliveryOptions.Integration (store.LoadIntegration) the same
+// bucket. With DeliveryOptions.Integration (engine.LoadIntegration) the same
 // job stages the files and uploads them through the custom source's role.
 func ExampleMapping_NewDelivery() {
 	m, err := engine.Load("../mappings/zscaler-dspm/security_finding_1.1.0.yaml")

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
@@ -25,31 +26,25 @@ import (
 type handler struct {
 	cfg     config
 	m       *engine.Mapping
-	integ   *store.Integration // StateDir and StagingDir under cfg.WorkDir
+	integ   *integration.Integration // StateDir and StagingDir under cfg.WorkDir
 	dl      *store.Deliverer
 	objects *store.Objects // the staging bucket, and dead letters in S3
 	log     *slog.Logger
 }
 
 func newHandler(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) {
-	integ, err := store.LoadIntegration(cfg.Integration)
+	li, err := engine.LoadIntegration(cfg.Integration)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range integ.Warnings() {
+	for _, w := range li.Warnings() {
 		log.Warn("integration file", "warning", w.Header())
 	}
+	integ, m := li.Integ, li.Mapping
 	// The package is read-only: state and staging live in the work folder.
 	integ.StateDir = filepath.Join(cfg.WorkDir, "state")
 	integ.StagingDir = filepath.Join(cfg.WorkDir, "staging")
 	if err := os.MkdirAll(integ.StateDir, 0o755); err != nil {
-		return nil, err
-	}
-	m, err := engine.Load(integ.Mapping)
-	if err != nil {
-		return nil, fmt.Errorf("mapping %s: %w", integ.Mapping, err)
-	}
-	if _, err := engine.CompileRules(integ); err != nil {
 		return nil, err
 	}
 	dl, err := integ.Deliverer(ctx, store.DeliverOptions{

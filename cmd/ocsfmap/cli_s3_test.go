@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
@@ -112,7 +113,7 @@ rules:
 		t.Fatalf("%d rows in %d objects, %d written", rows, len(objs), written)
 	}
 	// Staged files are removed once S3 confirmed them.
-	st, err := store.LoadIntegration(integ)
+	st, err := integration.LoadIntegration(integ)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,14 +26,26 @@ func runConnect(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	dst, err := store.NewS3(ctx, in.S3Options())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Testing %s → s3://%s/%s (%s)\n", in.Name, in.Bucket, in.KeyPrefix(), in.Region)
-	rep, cerr := dst.Connect(ctx, in.KeyPrefix(), *probe)
-	for _, s := range rep.Steps {
-		fmt.Fprintf(stdout, "  ok  %s\n", s)
+	// One check per custom source: each class's goes through its own role.
+	var cerr error
+	for _, t := range in.Targets() {
+		dst, err := store.NewS3(ctx, t.S3)
+		if err != nil {
+			return err
+		}
+		what := ""
+		if t.Class != "" {
+			what = " for " + t.Class
+		}
+		fmt.Fprintf(stdout, "Testing %s%s → s3://%s/%s (%s)\n", in.Name, what, in.Bucket, t.KeyPrefix, in.Region)
+		var rep store.ConnectReport
+		rep, cerr = dst.Connect(ctx, t.KeyPrefix, *probe)
+		for _, s := range rep.Steps {
+			fmt.Fprintf(stdout, "  ok  %s\n", s)
+		}
+		if cerr != nil {
+			break
+		}
 	}
 	if err := store.RecordCheck(in.StateDir, cerr); err != nil {
 		fmt.Fprintf(stderr, "ocsfmap connect: %v\n", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
@@ -69,7 +70,7 @@ func TestIntegrationConnectStatus(t *testing.T) {
 	}
 
 	// Deliver what a run would stage, then ask for the status.
-	in, err := store.LoadIntegration(integ)
+	in, err := integration.LoadIntegration(integ)
 	if err != nil {
 		t.Fatal(err)
 	}

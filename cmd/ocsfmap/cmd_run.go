@@ -17,8 +17,8 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
-	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
 func init() {
@@ -78,7 +78,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	var integ *store.Integration
+	var integ *integration.Integration
 	if f.integration != "" {
 		if integ, err = loadIntegration(f.integration, stderr); err != nil {
 			return err
@@ -90,6 +90,14 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	m, err := loadMapping(f.mapping, stderr)
 	if err != nil {
 		return err
+	}
+	if integ != nil {
+		// -m may replace the file's mapping: its classes must still each
+		// have their custom source.
+		if d := integ.CheckClasses(m.ClassNames()); d.HasErrors() {
+			fmt.Fprint(stderr, d.Render())
+			return usageError{fmt.Errorf("%s: %d error(s)", f.integration, countErrors(d))}
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

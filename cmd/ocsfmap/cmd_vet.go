@@ -12,7 +12,6 @@ import (
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
-	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
 func init() {
@@ -70,27 +69,23 @@ func isIntegrationFile(path string) bool {
 var integrationKey = regexp.MustCompile(`(?m)^destination:`)
 
 // vetIntegration checks an integration file, its alert rules (with their
-// warnings, such as C123) and the mapping it names.
+// warnings, such as C123), the mapping it names and where each class the
+// mapping emits goes: every problem the loader of serve and the Lambda
+// would find, and the warnings.
 func vetIntegration(path string) diag.List {
-	in, err := store.LoadIntegration(path)
-	var diags diag.List
-	if errors.As(err, &diags) {
-		return diags
+	in, err := engine.LoadIntegration(path)
+	var le *engine.LoadError
+	switch {
+	case err == nil:
+		return in.Warnings()
+	case errors.As(err, &le) && le.Diags.HasErrors():
+		return le.Diags
+	case errors.As(err, &le):
+		// Not a diagnostic (every rule disabled, a mapping that cannot be
+		// read): one error, and the warnings found on the way.
+		return append(le.Diags, diag.Diagnostic{Severity: diag.Error, Code: "C100", Message: le.Error(), Pos: diag.Pos{File: path}})
 	}
-	if err != nil {
-		return diag.List{{Severity: diag.Error, Code: "C100", Message: err.Error(), Pos: diag.Pos{File: path}}}
-	}
-	diags = append(diags, in.Warnings()...)
-	// Every rule disabled is already one of the file's warnings.
-	var rerr *engine.RulesError
-	if _, err := engine.CompileRules(in); errors.As(err, &rerr) {
-		for _, d := range rerr.Diags {
-			d.Source = sourceLineOf(d.Pos)
-			diags = append(diags, d)
-		}
-	}
-	_, md := plan.Load(in.Mapping)
-	return append(diags, md...)
+	return diag.List{{Severity: diag.Error, Code: "C100", Message: err.Error(), Pos: diag.Pos{File: path}}}
 }
 
 // mappingFiles expands folders to the mapping files in them and leaves out

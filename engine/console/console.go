@@ -18,7 +18,7 @@
 // does), and tokens are only compared.
 //
 // Integration files stay the source of truth: the wizard and the rule
-// editor write them (store.WriteIntegrationFile) and reload the service.
+// editor write them (integration.WriteIntegrationFile) and reload the service.
 package console
 
 import (

@@ -12,8 +12,8 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine/exprenv"
 	"github.com/ocsfmap/ocsfmap/engine/filter"
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/service"
-	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
 type rulesData struct {
@@ -76,13 +76,13 @@ func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request, s *session) 
 
 // rulesData loads the integration file's rules (the file is the truth)
 // and previews them over the recent alerts.
-func (c *Console) rulesData(w http.ResponseWriter, r *http.Request, s *session, name string) (*rulesData, *store.Integration, bool) {
+func (c *Console) rulesData(w http.ResponseWriter, r *http.Request, s *session, name string) (*rulesData, *integration.Integration, bool) {
 	st, ok := c.svc.Status(name)
 	if !ok {
 		c.notFound(w, r, s, name)
 		return nil, nil, false
 	}
-	in, err := store.LoadIntegration(st.File)
+	in, err := integration.LoadIntegration(st.File)
 	if err != nil {
 		c.render(w, r, http.StatusInternalServerError, "error", s, pageData{Title: "Alert rules: " + name, Nav: "integrations",
 			Error: "The integration file does not load; fix it by hand, then reload: " + err.Error()})
@@ -105,7 +105,7 @@ func (c *Console) rulesData(w http.ResponseWriter, r *http.Request, s *session, 
 
 // preview runs the rules over the recent alerts: which would be exported,
 // and by which rule.
-func preview(rules []store.Rule, recent []service.Recent) []previewRow {
+func preview(rules []integration.Rule, recent []service.Recent) []previewRow {
 	fr := make([]filter.Rule, len(rules))
 	for i, rl := range rules {
 		fr[i] = filter.Rule{Name: rl.Name, Enabled: rl.Enabled, Scope: rl.Scope, Pos: rl.ScopePos}
@@ -173,7 +173,7 @@ func (c *Console) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 	idx, _ := strconv.Atoi(r.PostFormValue("index"))
 	form := ruleForm{Index: idx, Name: strings.TrimSpace(r.PostFormValue("rule_name")), Scope: strings.TrimSpace(r.PostFormValue("scope")),
 		Enabled: r.PostFormValue("enabled") == "on"}
-	rules := append([]store.Rule(nil), in.Rules...)
+	rules := append([]integration.Rule(nil), in.Rules...)
 	action := r.PostFormValue("action")
 	inRange := idx >= 0 && idx < len(rules)
 	var err error
@@ -183,7 +183,7 @@ func (c *Console) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		if err = checkRule(form, rules); err != nil {
 			break
 		}
-		rl := store.Rule{Name: form.Name, Enabled: form.Enabled, Scope: form.Scope}
+		rl := integration.Rule{Name: form.Name, Enabled: form.Enabled, Scope: form.Scope}
 		if inRange {
 			rules[idx] = rl
 			done = "rule-saved"
@@ -211,7 +211,7 @@ func (c *Console) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 		err = fmt.Errorf("unknown action %q", action)
 	}
 	if err == nil {
-		f := store.FileOf(in)
+		f := integration.FileOf(in)
 		f.Rules = rules
 		err = c.writeChecked(r.Context(), in.File, f, true)
 	}
@@ -228,7 +228,7 @@ func (c *Console) rulesPost(w http.ResponseWriter, r *http.Request, s *session) 
 
 // checkRule checks a rule from the form: a name, unique, and a scope that
 // compiles.
-func checkRule(f ruleForm, rules []store.Rule) error {
+func checkRule(f ruleForm, rules []integration.Rule) error {
 	if f.Name == "" {
 		return errors.New("give the rule a name")
 	}
@@ -322,7 +322,7 @@ func (c *Console) scopeCheck(w http.ResponseWriter, r *http.Request, _ *session)
 			}
 		}
 		d.Recent = len(recent)
-		d.Preview = c.draftPreview(req.Integration, recent, store.Rule{Name: req.Name, Enabled: req.Enabled, Scope: req.Scope}, req.Index)
+		d.Preview = c.draftPreview(req.Integration, recent, integration.Rule{Name: req.Name, Enabled: req.Enabled, Scope: req.Scope}, req.Index)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -331,19 +331,19 @@ func (c *Console) scopeCheck(w http.ResponseWriter, r *http.Request, _ *session)
 
 // draftPreview runs the integration's rules with the draft in place (or
 // added) over the recent alerts.
-func (c *Console) draftPreview(name string, recent []service.Recent, draft store.Rule, index int) []string {
+func (c *Console) draftPreview(name string, recent []service.Recent, draft integration.Rule, index int) []string {
 	st, ok := c.svc.Status(name)
 	if !ok {
 		return nil
 	}
-	in, err := store.LoadIntegration(st.File)
+	in, err := integration.LoadIntegration(st.File)
 	if err != nil {
 		return nil
 	}
 	if draft.Name == "" {
 		draft.Name = "(this rule)"
 	}
-	rules := append([]store.Rule(nil), in.Rules...)
+	rules := append([]integration.Rule(nil), in.Rules...)
 	if index >= 0 && index < len(rules) {
 		rules[index] = draft
 	} else {

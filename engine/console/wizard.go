@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/service"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
@@ -57,6 +58,20 @@ type wizard struct {
 	Regions    []string
 	File       string
 	EventClass string // the custom source's event class: the mapping's
+
+	// Sources, for a mapping that emits several classes: one custom source
+	// each (Security Lake takes one class per custom source), in place of
+	// RoleARN and Folder. Their fields are role_arn.<class> and folder.<class>.
+	Sources []wizardSource
+}
+
+// wizardSource is the custom source of one class the mapping emits.
+type wizardSource struct {
+	Class      string // the class's name: api_activity
+	EventClass string // as the custom-source form says it: API Activity (class_uid 6003)
+	RoleARN    string
+	Folder     string
+	RoleHint   string
 }
 
 type choice struct {
@@ -83,7 +98,7 @@ func (c *Console) wizardNew(w http.ResponseWriter, r *http.Request, s *session) 
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	wz := &wizard{Mode: "new", Step: "start", Destination: store.DestinationSecurityLake, ExternalID: id, Region: "us-east-1"}
+	wz := &wizard{Mode: "new", Step: "start", Destination: integration.DestinationSecurityLake, ExternalID: id, Region: "us-east-1"}
 	if m := c.mappingChoices(); len(m) > 0 {
 		wz.Mapping = m[0]
 		for _, p := range m { // the default the README recommends, when offered
@@ -101,7 +116,7 @@ func (c *Console) wizardEdit(w http.ResponseWriter, r *http.Request, s *session)
 		c.notFound(w, r, s, r.PathValue("name"))
 		return
 	}
-	in, err := store.LoadIntegration(st.File)
+	in, err := integration.LoadIntegration(st.File)
 	if err != nil {
 		c.render(w, r, http.StatusInternalServerError, "error", s, pageData{Title: "Edit " + st.Name, Nav: "integrations",
 			Error: "The integration file does not load; fix it by hand, then reload: " + err.Error()})
@@ -110,6 +125,25 @@ func (c *Console) wizardEdit(w http.ResponseWriter, r *http.Request, s *session)
 	wz := &wizard{Mode: "edit", Step: "start", Name: in.Name, Destination: in.Destination, Mapping: abs(in.Mapping),
 		RoleARN: in.RoleARN, ExternalID: in.ExternalID, Bucket: in.Bucket, Region: in.Region, Folder: in.Prefix,
 		PathStyle: in.PathStyle, Enabled: !in.Disabled}
+	if in.Prefix == "" && len(in.CustomSources) == 1 {
+		// A one-class mapping whose file names its source per class.
+		wz.Folder = in.CustomSources[0].Prefix
+		if role := in.CustomSources[0].RoleARN; role != "" {
+			wz.RoleARN = role
+		}
+	}
+	wz.Sources = c.mappingSources(wz.Mapping)
+	for i := range wz.Sources {
+		src := &wz.Sources[i]
+		for _, cs := range in.CustomSources {
+			if cs.Class == src.Class {
+				src.Folder, src.RoleARN = cs.Prefix, cs.RoleARN
+			}
+		}
+		if src.RoleARN == "" {
+			src.RoleARN = in.RoleARN
+		}
+	}
 	if step := r.URL.Query().Get("step"); step == "storage" || step == "review" {
 		wz.Step = step
 	}
@@ -138,9 +172,43 @@ func formWizard(r *http.Request) *wizard {
 	}
 }
 
+// formSources gives wz a custom source per class when its mapping emits
+// several, with the form's values.
+func (c *Console) formSources(wz *wizard, r *http.Request) {
+	wz.Sources = c.mappingSources(wz.Mapping)
+	for i := range wz.Sources {
+		src := &wz.Sources[i]
+		src.RoleARN = strings.TrimSpace(r.PostFormValue("role_arn." + src.Class))
+		src.Folder = strings.TrimSpace(r.PostFormValue("folder." + src.Class))
+	}
+}
+
+// mappingSources returns one empty wizardSource per class the mapping
+// emits when it emits several (nil otherwise). Only a mapping offered is
+// read: the form's path is anyone's.
+func (c *Console) mappingSources(mapping string) []wizardSource {
+	offered := false
+	for _, m := range c.mappingChoices() {
+		offered = offered || m == mapping
+	}
+	if !offered {
+		return nil
+	}
+	cm := c.loadMapping(mapping)
+	if cm.m == nil || len(cm.m.Plans) < 2 {
+		return nil
+	}
+	out := make([]wizardSource, len(cm.m.Plans))
+	for i, p := range cm.m.Plans {
+		out[i] = wizardSource{Class: p.Class.Name, EventClass: fmt.Sprintf("%s (class_uid %d)", p.Class.Caption, p.Class.UID)}
+	}
+	return out
+}
+
 // wizardPost moves the wizard: next, back, edit a step, test, finish.
 func (c *Console) wizardPost(w http.ResponseWriter, r *http.Request, s *session) {
 	wz := formWizard(r)
+	c.formSources(wz, r)
 	if wz.Mode != "edit" {
 		wz.Mode = "new"
 	}
@@ -223,7 +291,7 @@ func (c *Console) validate(wz *wizard, step string) bool {
 				bad("name", "The file "+wz.Name+".yaml exists in "+c.o.Dir+": choose another name.")
 			}
 		}
-		if wz.Destination != store.DestinationSecurityLake {
+		if wz.Destination != integration.DestinationSecurityLake {
 			bad("destination", "Choose Amazon Security Lake.")
 		}
 		found := false
@@ -234,18 +302,17 @@ func (c *Console) validate(wz *wizard, step string) bool {
 			bad("mapping", "Choose one of the mappings listed.")
 		}
 	case "storage":
+		if len(wz.Sources) > 0 {
+			c.validateSources(wz, bad)
+			break
+		}
 		if err := store.CheckRoleARN(wz.RoleARN); err != nil {
 			bad("role_arn", "Paste the role ARN the custom source shows in the Security Lake console ("+err.Error()+").")
 		}
 		if err := store.CheckExternalID(wz.ExternalID); err != nil {
 			bad("external_id", err.Error())
 		}
-		if err := store.CheckBucket(wz.Bucket); err != nil {
-			bad("bucket", err.Error()+".")
-		}
-		if err := store.CheckRegion(wz.Region); err != nil {
-			bad("region", "Select the bucket's region.")
-		}
+		checkBucket(wz, bad)
 		if p, err := store.NormalizePrefix(wz.Folder); err != nil {
 			bad("folder", "The folder Security Lake made for the custom source, like /ext/dspmalerts/: "+err.Error()+".")
 		} else {
@@ -255,6 +322,40 @@ func (c *Console) validate(wz *wizard, step string) bool {
 	return len(wz.Errors) == 0
 }
 
+func checkBucket(wz *wizard, bad func(field, msg string)) {
+	if err := store.CheckBucket(wz.Bucket); err != nil {
+		bad("bucket", err.Error()+".")
+	}
+	if err := store.CheckRegion(wz.Region); err != nil {
+		bad("region", "Select the bucket's region.")
+	}
+}
+
+// validateSources checks the Cloud Storage step of a mapping that emits
+// several classes: a role and a folder per class, no folder twice.
+func (c *Console) validateSources(wz *wizard, bad func(field, msg string)) {
+	if err := store.CheckExternalID(wz.ExternalID); err != nil {
+		bad("external_id", err.Error())
+	}
+	checkBucket(wz, bad)
+	classOf := map[string]string{}
+	for i := range wz.Sources {
+		src := &wz.Sources[i]
+		if err := store.CheckRoleARN(src.RoleARN); err != nil {
+			bad("role_arn."+src.Class, "Paste the role ARN of this class's custom source ("+err.Error()+").")
+		}
+		p, err := store.NormalizePrefix(src.Folder)
+		switch {
+		case err != nil:
+			bad("folder."+src.Class, "The folder Security Lake made for this class's custom source, like /ext/"+src.Class+"/: "+err.Error()+".")
+		case classOf[p] != "":
+			bad("folder."+src.Class, "The folder of "+classOf[p]+" too: Security Lake takes one class per custom source, so each class needs a custom source of its own.")
+		default:
+			src.Folder, classOf[p] = p, src.Class
+		}
+	}
+}
+
 // testConnection runs `ocsfmap connect`'s checks with the form's values.
 func (c *Console) testConnection(ctx context.Context, wz *wizard) *checkView {
 	done, wait, started := c.checks.start(time.Now())
@@ -262,10 +363,28 @@ func (c *Console) testConnection(ctx context.Context, wz *wizard) *checkView {
 		return &checkView{Title: "Too many connection tests", Words: fmt.Sprintf("A test is running, or several ran in a short while: each assumes the role. Try again in %d seconds.", int(math.Ceil(wait.Seconds())))}
 	}
 	defer done()
-	o := store.S3Options{Bucket: wz.Bucket, Region: wz.Region, RoleARN: wz.RoleARN, ExternalID: wz.ExternalID,
-		PathStyle: wz.PathStyle, SessionName: "ocsfmap-console"}
-	res, err := service.CheckConnection(ctx, o, wz.Folder, wz.WriteProbe)
-	v := &checkView{OK: res.OK, Steps: res.Steps}
+	targets := []wizardSource{{RoleARN: wz.RoleARN, Folder: wz.Folder}}
+	if len(wz.Sources) > 0 {
+		targets = wz.Sources
+	}
+	var res service.ConnectionResult
+	var err error
+	var steps []string
+	for _, t := range targets {
+		o := store.S3Options{Bucket: wz.Bucket, Region: wz.Region, RoleARN: t.RoleARN, ExternalID: wz.ExternalID,
+			PathStyle: wz.PathStyle, SessionName: "ocsfmap-console"}
+		res, err = service.CheckConnection(ctx, o, t.Folder, wz.WriteProbe)
+		for _, st := range res.Steps {
+			if t.Class != "" {
+				st = t.Class + ": " + st
+			}
+			steps = append(steps, st)
+		}
+		if err != nil {
+			break
+		}
+	}
+	v := &checkView{OK: res.OK, Steps: steps}
 	if err == nil {
 		v.Title = "Connection successful"
 		v.Words = fmt.Sprintf("The writer assumed the role with the External ID and reached bucket %s in %s.", wz.Bucket, wz.Region)
@@ -302,31 +421,39 @@ func kindWords(kind string) (title, words string) {
 // into the console's folder (the integration starts Pending), an edited
 // one in place, keeping its rules.
 func (c *Console) finish(ctx context.Context, wz *wizard) (string, error) {
-	var f store.IntegrationFile
+	var f integration.IntegrationFile
 	var path string
 	if wz.Mode == "edit" {
 		st, ok := c.svc.Status(wz.Name)
 		if !ok {
 			return "", fmt.Errorf("no integration named %q", wz.Name)
 		}
-		in, err := store.LoadIntegration(st.File)
+		in, err := integration.LoadIntegration(st.File)
 		if err != nil {
 			return "", fmt.Errorf("the integration file does not load; fix it by hand: %w", err)
 		}
-		path, f = st.File, store.FileOf(in)
+		path, f = st.File, integration.FileOf(in)
 	} else {
 		path = filepath.Join(c.o.Dir, wz.Name+".yaml")
-		f = store.IntegrationFile{
+		f = integration.IntegrationFile{
 			Comment: fmt.Sprintf("Amazon Security Lake integration (ocsfmap console, %s).", time.Now().UTC().Format("2006-01-02")),
-			Rules: []store.Rule{
+			Rules: []integration.Rule{
 				{Name: "high-and-critical", Enabled: true, Scope: `lower(risk ?? "") in ["critical", "high"]`},
 				{Name: "everything", Enabled: false, Scope: "true"},
 			},
 		}
 	}
 	f.Name, f.Destination = wz.Name, wz.Destination
-	f.Mapping = store.RelativeMapping(path, wz.Mapping)
+	f.Mapping = integration.RelativeMapping(path, wz.Mapping)
 	f.RoleARN, f.ExternalID, f.Bucket, f.Region, f.Prefix, f.PathStyle = wz.RoleARN, wz.ExternalID, wz.Bucket, wz.Region, wz.Folder, wz.PathStyle
+	f.CustomSources = nil
+	if len(wz.Sources) > 0 {
+		// One custom source per class, each with its own role.
+		f.RoleARN, f.Prefix = "", ""
+		for _, src := range wz.Sources {
+			f.CustomSources = append(f.CustomSources, integration.CustomSource{Class: src.Class, Prefix: src.Folder, RoleARN: src.RoleARN})
+		}
+	}
 	f.Disabled = !wz.Enabled
 	if err := c.writeChecked(ctx, path, f, wz.Mode == "edit"); err != nil {
 		return "", err
@@ -339,7 +466,7 @@ func (c *Console) finish(ctx context.Context, wz *wizard) (string, error) {
 // rules compiled), so a file that would not load is never written, then
 // writes path and reloads the service. A reload problem of this
 // integration is the error.
-func (c *Console) writeChecked(ctx context.Context, path string, f store.IntegrationFile, replace bool) error {
+func (c *Console) writeChecked(ctx context.Context, path string, f integration.IntegrationFile, replace bool) error {
 	text, err := f.Render()
 	if err != nil {
 		return err
@@ -352,21 +479,14 @@ func (c *Console) writeChecked(ctx context.Context, path string, f store.Integra
 	defer os.Remove(scratch.Name())
 	scratch.Write(text)
 	scratch.Close()
-	in, err := store.LoadIntegration(scratch.Name())
-	if err != nil {
-		return errors.New(diagText(err, scratch.Name(), path))
-	}
-	if _, err := engine.Load(in.Mapping); err != nil {
-		return fmt.Errorf("the mapping does not load: %s", diagText(err, "", ""))
-	}
-	if _, err := engine.CompileRules(in); err != nil {
+	if _, err := engine.LoadIntegration(scratch.Name()); err != nil {
 		var re *engine.RulesError
 		if errors.As(err, &re) && len(re.Diags) == 0 {
 			return errors.New("every alert rule would be disabled: keep at least one enabled, or nothing is exported")
 		}
 		return errors.New(diagText(err, scratch.Name(), path))
 	}
-	if err := store.WriteIntegrationFile(path, f, replace); err != nil {
+	if err := integration.WriteIntegrationFile(path, f, replace); err != nil {
 		return err
 	}
 	rerr := c.svc.Reload(ctx)
@@ -387,11 +507,11 @@ func (c *Console) writeChecked(ctx context.Context, path string, f store.Integra
 // the scratch copy.
 func diagText(err error, scratch, real string) string {
 	var dl diag.List
-	var re *engine.RulesError
+	var le *engine.LoadError
 	var text string
 	switch {
-	case errors.As(err, &re):
-		text = re.Diags.Render()
+	case errors.As(err, &le) && le.Diags.HasErrors():
+		text = le.Diags.Render()
 	case errors.As(err, &dl):
 		text = dl.Render()
 	default:
@@ -413,6 +533,16 @@ func (c *Console) showWizard(w http.ResponseWriter, r *http.Request, s *session,
 			wz.EventClass = fmt.Sprintf("%s (class_uid %d)", cm.m.Plan.Class.Caption, cm.m.Plan.Class.UID)
 		}
 	}
+	if wz.Sources == nil {
+		wz.Sources = c.mappingSources(wz.Mapping)
+	}
+	if len(wz.Sources) > 0 {
+		classes := make([]string, len(wz.Sources))
+		for i, src := range wz.Sources {
+			classes[i] = src.EventClass
+		}
+		wz.EventClass = strings.Join(classes, ", ")
+	}
 	wz.Regions = regions
 	known := false
 	for _, rg := range regions {
@@ -429,14 +559,24 @@ func (c *Console) showWizard(w http.ResponseWriter, r *http.Request, s *session,
 	} else if st, ok := c.svc.Status(wz.Name); ok {
 		wz.File = st.File
 	}
-	if src := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(wz.Folder, "/"), "ext/"), "/"); src != "" && wz.Region != "" {
-		wz.RoleHint = store.ProviderRoleName(src, wz.Region)
+	wz.RoleHint = roleHint(wz.Folder, wz.Region)
+	for i := range wz.Sources {
+		wz.Sources[i].RoleHint = roleHint(wz.Sources[i].Folder, wz.Region)
 	}
 	title := "Add integration"
 	if wz.Mode == "edit" {
 		title = "Edit integration " + wz.Name
 	}
 	c.render(w, r, status, "wizard", s, pageData{Title: title, Nav: "integrations", Data: wz})
+}
+
+// roleHint is the name of the role Security Lake makes for the custom
+// source in folder, once there is one.
+func roleHint(folder, region string) string {
+	if src := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(folder, "/"), "ext/"), "/"); src != "" && region != "" {
+		return store.ProviderRoleName(src, region)
+	}
+	return ""
 }
 
 type accountCache struct {
@@ -479,9 +619,9 @@ func (c *Console) setEnabled(w http.ResponseWriter, r *http.Request, s *session)
 		c.notFound(w, r, s, name)
 		return
 	}
-	in, err := store.LoadIntegration(st.File)
+	in, err := integration.LoadIntegration(st.File)
 	if err == nil {
-		f := store.FileOf(in)
+		f := integration.FileOf(in)
 		f.Disabled = r.PostFormValue("enabled") != "on"
 		err = c.writeChecked(r.Context(), st.File, f, true)
 	}

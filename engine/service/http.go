@@ -296,7 +296,13 @@ func (s *Service) TestConnection(ctx context.Context, name string, writeProbe bo
 		return ConnectionResult{}, fmt.Errorf("no integration named %q", name)
 	}
 	integ := in.cfg.Load().integ
-	res, err := CheckConnection(ctx, integ.S3Options(), integ.KeyPrefix(), writeProbe)
+	var res ConnectionResult
+	var err error
+	for _, t := range integ.Targets() { // each class's custom source, through its own role
+		if res, err = CheckConnection(ctx, t.S3, t.KeyPrefix, writeProbe); err != nil {
+			break
+		}
+	}
 	if rerr := store.RecordCheck(integ.StateDir, err); rerr != nil {
 		in.log.Warn("could not record the connection test", "err", rerr)
 	}

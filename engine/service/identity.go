@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	integfile "github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
-	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
 // Whose data a folder holds.
@@ -41,7 +41,7 @@ type identity struct {
 	ExternalID string `json:"external_id_sha256"`
 }
 
-func identityOf(integ *store.Integration) identity {
+func identityOf(integ *integfile.Integration) identity {
 	h := sha256.Sum256([]byte(integ.ExternalID))
 	return identity{Name: integ.Name, ExternalID: hex.EncodeToString(h[:])}
 }
@@ -51,7 +51,7 @@ func identityOf(integ *store.Integration) identity {
 // <data>/@retired/<time>/<name>/, where `serve --data <data>/@retired/<time>`
 // with the old integration file would deliver what it holds. A folder
 // without a record (new, or made by a version that kept none) is taken.
-func claimDataDir(dataDir, dir string, integ *store.Integration, log *slog.Logger) error {
+func claimDataDir(dataDir, dir string, integ *integfile.Integration, log *slog.Logger) error {
 	if err := mkdirPrivate(dataDir); err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func claimDataDir(dataDir, dir string, integ *store.Integration, log *slog.Logge
 }
 
 // recordIdentity records integ as dir's integration.
-func recordIdentity(dir string, integ *store.Integration) error {
+func recordIdentity(dir string, integ *integfile.Integration) error {
 	b, err := json.MarshalIndent(identityOf(integ), "", "  ")
 	if err != nil {
 		return err

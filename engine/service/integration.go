@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
+	integfile "github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 	"github.com/ocsfmap/ocsfmap/engine/wal"
@@ -25,7 +26,7 @@ import (
 // loaded is an integration's configuration as last loaded successfully:
 // swapped whole on reload, so a delivery never sees half of a new one.
 type loaded struct {
-	integ   *store.Integration // StateDir and StagingDir point into the data folder
+	integ   *integfile.Integration // StateDir and StagingDir point into the data folder
 	mapping *engine.Mapping
 	dl      *store.Deliverer // shared by the epochs: the role's credentials stay cached
 	// What was loaded, for an epoch to record (epochcfg.go): the

@@ -12,9 +12,7 @@ package service
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	integfile "github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
 	"github.com/ocsfmap/ocsfmap/engine/plan"
 	"github.com/ocsfmap/ocsfmap/engine/store"
@@ -239,6 +238,9 @@ func (e *ConfigError) Error() string {
 	if len(e.Diags) > 0 {
 		return strings.TrimRight(e.Diags.Render(), "\n")
 	}
+	if msg := e.Err.Error(); strings.Contains(msg, e.File) {
+		return msg
+	}
 	return fmt.Sprintf("%s: %v", e.File, e.Err)
 }
 
@@ -260,45 +262,26 @@ func load(ctx context.Context, file string, log *slog.Logger) (*loaded, error) {
 // mappingSum, when set, is the SHA-256 the mapping file must have (an
 // epoch rebuilt as it was cut, epochcfg.go).
 func compile(file string, src []byte, mappingSum string) (*loaded, error) {
-	integ, err := store.ParseIntegration(file, src)
+	li, err := engine.ParseIntegration(file, src)
 	if err != nil {
-		var dl diag.List
-		if errors.As(err, &dl) {
-			return nil, &ConfigError{File: file, Diags: dl, Err: err}
+		var le *engine.LoadError
+		if !errors.As(err, &le) {
+			return nil, &ConfigError{File: file, Err: err}
 		}
-		return nil, &ConfigError{File: file, Err: err}
-	}
-	// The mapping's identity is the hash of its file, read on both sides
-	// of the compile: a file rewritten meanwhile is not half-recorded.
-	sum, err := fileSum(integ.Mapping)
-	if err == nil && mappingSum != "" && sum != mappingSum {
-		err = fmt.Errorf("the mapping file changed (sha256 %s, was %s)", sum, mappingSum)
-	}
-	if err != nil {
-		return nil, &ConfigError{File: integ.Mapping, Err: err}
-	}
-	m, err := engine.Load(integ.Mapping)
-	if err != nil {
-		var dl diag.List
-		if errors.As(err, &dl) {
-			return nil, &ConfigError{File: integ.Mapping, Diags: dl, Err: err}
+		ce := &ConfigError{File: le.File, Err: le}
+		if le.Diags.HasErrors() { // else the error is not a diagnostic: le says it
+			ce.Diags = le.Diags
 		}
-		return nil, &ConfigError{File: integ.Mapping, Err: err}
+		return nil, ce
 	}
-	if after, err := fileSum(integ.Mapping); err != nil || after != sum {
-		return nil, &ConfigError{File: integ.Mapping, Err: errors.New("the mapping file changed while it was loaded: reload again")}
+	integ := li.Integ
+	if mappingSum != "" && li.MappingSum != mappingSum {
+		return nil, &ConfigError{File: integ.Mapping, Err: fmt.Errorf("the mapping file changed (sha256 %s, was %s)", li.MappingSum, mappingSum)}
 	}
-	if m.Plan.Policy == plan.Fail {
+	if li.Mapping.Plan.Policy == plan.Fail {
 		return nil, &ConfigError{File: integ.Mapping, Err: errFailPolicy}
 	}
-	if _, err := engine.CompileRules(integ); err != nil {
-		var re *engine.RulesError
-		if errors.As(err, &re) {
-			return nil, &ConfigError{File: file, Diags: re.Diags, Err: err}
-		}
-		return nil, &ConfigError{File: file, Err: err}
-	}
-	return &loaded{integ: integ, mapping: m, src: src, mappingSum: sum}, nil
+	return &loaded{integ: integ, mapping: li.Mapping, src: src, mappingSum: li.MappingSum}, nil
 }
 
 // errFailPolicy refuses on_error: fail. A batch run stops at the first
@@ -307,15 +290,6 @@ func compile(file string, src []byte, mappingSum string) (*loaded, error) {
 // accepted after it would wait behind it, across restarts.
 var errFailPolicy = errors.New("on_error: fail cannot be served: one record that fails would block every later alert " +
 	"(its epoch is retried forever); use on_error: dead_letter (the record goes to the dead letters with the reason) or null_field")
-
-func fileSum(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:]), nil
-}
 
 // Start starts each integration's delivery loop.
 func (s *Service) Start() error {
@@ -351,7 +325,7 @@ func (s *Service) startDelivery(in *integration) {
 // newUploader makes the uploader of integ (the role's credentials are
 // assumed lazily and cached by the SDK). It fails when the AWS shared
 // configuration does not parse.
-func (in *integration) newUploader(ctx context.Context, integ *store.Integration) (*store.Deliverer, error) {
+func (in *integration) newUploader(ctx context.Context, integ *integfile.Integration) (*store.Deliverer, error) {
 	return integ.Deliverer(ctx, store.DeliverOptions{Logger: in.log, OnPut: in.s.met.observePut(in.name)})
 }
 

@@ -1,4 +1,4 @@
-package store
+package integration
 
 import (
 	"errors"
@@ -128,23 +128,6 @@ func TestOnScopeError(t *testing.T) {
 	}
 }
 
-func TestRecordScopeErrors(t *testing.T) {
-	dir := t.TempDir()
-	if err := RecordScopeErrors(dir, map[string]ScopeErrorStat{"r": {Count: 2, First: "e1", Where: "a.ndjson:3"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := RecordScopeErrors(dir, map[string]ScopeErrorStat{"r": {Count: 1, First: "e2", Where: "b.ndjson:1"}}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := ReadStatus(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := st.ScopeErrors["r"]; got != (ScopeErrorStat{Count: 3, First: "e1", Where: "a.ndjson:3"}) || st.State != Pending {
-		t.Errorf("status %+v", st)
-	}
-}
-
 func TestLoadIntegrationOptional(t *testing.T) {
 	src := strings.Replace(goodIntegration, "path_style: false\n", "path_style: true\nsource_version: \"1.0\"\nstate_dir: /var/lib/ocsfmap\nstaging_dir: spool\n", 1)
 	src = strings.Replace(src, "prefix: ext/dspm-security-alerts/", "prefix: /ext/dspm-security-alerts", 1)
@@ -267,6 +250,7 @@ func FuzzParseIntegration(f *testing.F) {
 	f.Add([]byte("rules: [{name: a, scope: |\n  x\n}]"))
 	f.Add([]byte("name: [\nbucket: {a: b}\n"))
 	f.Add([]byte("rules:\n  - scope: >\n\n      x\n"))
+	f.Add([]byte("custom_sources:\n  a: ext/x/\n  b: {prefix: ext/x/, role_arn: [1]}\n  a: 3\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		in, diags := parseIntegration("fuzz.yaml", src)
 		if in == nil {
@@ -283,4 +267,27 @@ func FuzzParseIntegration(f *testing.F) {
 			}
 		}
 	})
+}
+
+// C123 reads the scope's syntax tree: a call in a block scope's later line
+// is placed on that line, at the block's indentation plus its column; look-
+// alikes (a string, a method, a guarded call, a let-variable) do not warn.
+func TestScopeOnMissingFieldTree(t *testing.T) {
+	src := strings.Replace(goodIntegration, `lower(risk ?? "") in ["critical", "high"]`,
+		`note == "trim(x)" && meta.lower(y) == "" && (risk == nil || let r = risk; lower(r) != "")`, 1)
+	src = strings.Replace(src, "    enabled: false\n    scope: |\n      true\n",
+		"    enabled: true\n    scope: |\n      owner != nil && lower(owner) == \"x\" &&\n        upper(csp) == \"AWS\"\n", 1)
+	p := writeIntegration(t, src)
+	in, err := LoadIntegration(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range in.Warnings() {
+		got = append(got, fmt.Sprintf("%d:%d %s %s", w.Pos.Line, w.Pos.Column, w.Code, w.Source[w.Pos.Column-1:]))
+	}
+	want := []string{`18:9 C123 upper(csp) == "AWS"`}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

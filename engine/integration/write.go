@@ -1,4 +1,4 @@
-package store
+package integration
 
 import (
 	"bytes"
@@ -17,17 +17,21 @@ import (
 // integration init` and the console both write through it, so the files
 // (the source of truth, readable in git) look the same whoever made them.
 type IntegrationFile struct {
-	Comment       string // the first line's comment, without "# "
-	Name          string
-	Destination   string // default DestinationSecurityLake
-	Mapping       string // as written: relative to the file's folder (see RelativeMapping)
-	MappingNote   string // a line comment after the mapping
-	RoleARN       string
-	RoleNote      string // a line comment after the role ARN
-	ExternalID    string
-	Bucket        string
-	Region        string
-	Prefix        string
+	Comment     string // the first line's comment, without "# "
+	Name        string
+	Destination string // default DestinationSecurityLake
+	Mapping     string // as written: relative to the file's folder (see RelativeMapping)
+	MappingNote string // a line comment after the mapping
+	RoleARN     string
+	RoleNote    string // a line comment after the role ARN
+	ExternalID  string
+	Bucket      string
+	Region      string
+	Prefix      string // the custom source of the mapping's one class; or:
+	// CustomSources, one per class (Class, Prefix, and RoleARN when it is
+	// not the file's RoleARN).
+	CustomSources []CustomSource
+	SourcesNote   string // a comment above custom_sources
 	SourceVersion string
 	PathStyle     bool
 	Disabled      bool   // written as enabled: false
@@ -44,6 +48,9 @@ func FileOf(in *Integration) IntegrationFile {
 		RoleARN: in.RoleARN, ExternalID: in.ExternalID, Bucket: in.Bucket, Region: in.Region,
 		Prefix: in.Prefix, SourceVersion: in.SourceVersion, PathStyle: in.PathStyle, Disabled: in.Disabled,
 		Rules: append([]Rule(nil), in.Rules...), OnScopeError: in.OnScopeError,
+	}
+	for _, cs := range in.CustomSources {
+		f.CustomSources = append(f.CustomSources, CustomSource{Class: cs.Class, Prefix: cs.Prefix, RoleARN: cs.RoleARN})
 	}
 	if in.File != "" {
 		f.Mapping = RelativeMapping(in.File, in.Mapping)
@@ -97,11 +104,32 @@ func (f IntegrationFile) Render() ([]byte, error) {
 	}
 	add("destination", str(dest), "")
 	add("mapping", str(f.Mapping), f.MappingNote)
-	add("role_arn", str(f.RoleARN), f.RoleNote)
+	if f.RoleARN != "" || len(f.CustomSources) == 0 {
+		add("role_arn", str(f.RoleARN), f.RoleNote)
+	}
 	add("external_id", str(f.ExternalID), "")
 	add("bucket", str(f.Bucket), "")
 	add("region", str(f.Region), "")
-	add("prefix", str(f.Prefix), "")
+	if len(f.CustomSources) == 0 {
+		add("prefix", str(f.Prefix), "")
+	} else {
+		sources := &yaml.Node{Kind: yaml.MappingNode}
+		for _, cs := range f.CustomSources {
+			var v *yaml.Node
+			if cs.RoleARN == "" || cs.RoleARN == f.RoleARN {
+				v = str(cs.Prefix)
+			} else {
+				v = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("prefix"), str(cs.Prefix), str("role_arn"), str(cs.RoleARN)}}
+			}
+			sources.Content = append(sources.Content, str(cs.Class), v)
+		}
+		k := str("custom_sources")
+		k.HeadComment = "# One Security Lake custom source per OCSF class the mapping emits."
+		if f.SourcesNote != "" {
+			k.HeadComment += "\n# " + f.SourcesNote
+		}
+		doc.Content = append(doc.Content, k, sources)
+	}
 	if f.SourceVersion != "" {
 		add("source_version", str(f.SourceVersion), "")
 	}

@@ -1,4 +1,4 @@
-package store
+package integration
 
 import (
 	"context"
@@ -6,12 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/exprenv"
+	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
 // DestinationSecurityLake is the only destination an integration file names today.
@@ -21,15 +24,20 @@ const DestinationSecurityLake = "amazon-security-lake"
 // which Security Lake custom source, through which role, filtered by which
 // alert rules. Paths are resolved against the file's folder.
 type Integration struct {
-	File          string // the integration file, as given to LoadIntegration
-	Name          string
-	Destination   string
-	Mapping       string // mapping file path, resolved against the integration file's folder
-	RoleARN       string
-	ExternalID    string // not a secret to AWS, but kept out of logs all the same
-	Bucket        string
-	Region        string
-	Prefix        string // normalized: "ext/<source>/"
+	File        string // the integration file, as given to LoadIntegration
+	Name        string
+	Destination string
+	Mapping     string // mapping file path, resolved against the integration file's folder
+	RoleARN     string // the role of every custom source that names none of its own
+	ExternalID  string // not a secret to AWS, but kept out of logs all the same
+	Bucket      string
+	Region      string
+	Prefix      string // normalized: "ext/<source>/"; empty with CustomSources
+	// CustomSources name one Security Lake custom source per OCSF class,
+	// in the file's order: Security Lake takes one class per custom
+	// source, so a mapping that emits several classes needs one each.
+	// Empty: the file names one source, Prefix, for the mapping's class.
+	CustomSources []CustomSource
 	SourceVersion string // optional path segment after the prefix
 	PathStyle     bool
 	// Disabled is `enabled: false`: serve refuses new alerts for the
@@ -45,7 +53,22 @@ type Integration struct {
 	StagingDir   string
 
 	warnings diag.List
+	// For CheckClasses' diagnostics: the file's bytes and where the key
+	// that says where the classes go is.
+	src        []byte
+	sourcesPos diag.Pos // custom_sources, or prefix without it
 }
+
+// CustomSource is the custom source one OCSF class is delivered to.
+type CustomSource struct {
+	Class   string   // the class's name, as the mapping names it: api_activity
+	Prefix  string   // normalized: "ext/<source>/"
+	RoleARN string   // the source's role; empty: the file's role_arn
+	Pos     diag.Pos // the class's key in the file
+}
+
+// Source is the custom source's name: the segment after "ext/" in its prefix.
+func (cs CustomSource) Source() string { return sourceOf(cs.Prefix) }
 
 // Rule is an alert rule: an alert is exported only when an enabled rule's
 // scope (an expr predicate over the source alert) holds. The scope is kept as
@@ -65,27 +88,100 @@ const (
 	ScopeExport     = "export"
 )
 
-// Source is the custom source name: the segment after "ext/" in the prefix.
-func (in *Integration) Source() string {
-	return strings.TrimSuffix(strings.TrimPrefix(in.Prefix, "ext/"), "/")
+// Source is the custom source's name: the segment after "ext/" in the
+// prefix (the first custom source's when the file names one per class).
+func (in *Integration) Source() string { return sourceOf(in.prefix()) }
+
+func sourceOf(prefix string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(prefix, "ext/"), "/")
+}
+
+// prefix is Prefix, or the first custom source's.
+func (in *Integration) prefix() string {
+	if in.Prefix == "" && len(in.CustomSources) > 0 {
+		return in.CustomSources[0].Prefix
+	}
+	return in.Prefix
 }
 
 // KeyPrefix is the folder every delivered object goes under: the prefix plus
 // the source version segment when one is set. The lake writer lays out its
-// staging folder under exactly this prefix.
-func (in *Integration) KeyPrefix() string {
+// staging folder under exactly this prefix. A file that names one custom
+// source per class has one per class (ClassKeyPrefix); KeyPrefix is then
+// the first class's.
+func (in *Integration) KeyPrefix() string { return in.withVersion(in.prefix()) }
+
+func (in *Integration) withVersion(prefix string) string {
 	if in.SourceVersion == "" {
-		return in.Prefix
+		return prefix
 	}
-	return in.Prefix + in.SourceVersion + "/"
+	return prefix + in.SourceVersion + "/"
 }
 
-// S3Options returns the options to reach this integration's bucket.
-func (in *Integration) S3Options() S3Options {
-	return S3Options{
+// ClassKeyPrefix is the folder the records of one OCSF class (its name, as
+// in plan.Plan.Class.Name) go under: its custom source's, or KeyPrefix
+// when the file names one source for the mapping's single class.
+func (in *Integration) ClassKeyPrefix(class string) string {
+	if cs, ok := in.customSource(class); ok {
+		return in.withVersion(cs.Prefix)
+	}
+	return in.KeyPrefix()
+}
+
+func (in *Integration) customSource(class string) (CustomSource, bool) {
+	for _, cs := range in.CustomSources {
+		if cs.Class == class {
+			return cs, true
+		}
+	}
+	return CustomSource{}, false
+}
+
+// S3Options returns the options to reach this integration's bucket (as the
+// first class's custom source role when each class has its own).
+func (in *Integration) S3Options() store.S3Options {
+	if len(in.CustomSources) > 0 {
+		return in.ClassS3Options(in.CustomSources[0].Class)
+	}
+	return in.s3Options(in.RoleARN)
+}
+
+// ClassS3Options returns the options to reach the bucket as the role of
+// class's custom source.
+func (in *Integration) ClassS3Options(class string) store.S3Options {
+	role := in.RoleARN
+	if cs, ok := in.customSource(class); ok && cs.RoleARN != "" {
+		role = cs.RoleARN
+	}
+	return in.s3Options(role)
+}
+
+// Target is one custom source an integration delivers to.
+type Target struct {
+	Class     string // the OCSF class it takes; empty for the one prefix of a single-class file
+	KeyPrefix string
+	S3        store.S3Options // through the source's role
+}
+
+// Targets lists the custom sources the integration delivers to: one per
+// class with custom_sources, else the one prefix. Test Connection checks
+// each.
+func (in *Integration) Targets() []Target {
+	if len(in.CustomSources) == 0 {
+		return []Target{{KeyPrefix: in.KeyPrefix(), S3: in.S3Options()}}
+	}
+	out := make([]Target, len(in.CustomSources))
+	for i, cs := range in.CustomSources {
+		out[i] = Target{Class: cs.Class, KeyPrefix: in.ClassKeyPrefix(cs.Class), S3: in.ClassS3Options(cs.Class)}
+	}
+	return out
+}
+
+func (in *Integration) s3Options(role string) store.S3Options {
+	return store.S3Options{
 		Bucket:      in.Bucket,
 		Region:      in.Region,
-		RoleARN:     in.RoleARN,
+		RoleARN:     role,
 		ExternalID:  in.ExternalID,
 		PathStyle:   in.PathStyle,
 		SessionName: sessionName(in.Name),
@@ -126,6 +222,7 @@ const (
 	kString fieldKind = iota
 	kBool
 	kRules
+	kSources
 )
 
 var integrationKeys = []struct {
@@ -136,11 +233,12 @@ var integrationKeys = []struct {
 	{"name", kString, true},
 	{"destination", kString, true},
 	{"mapping", kString, true},
-	{"role_arn", kString, true},
+	{"role_arn", kString, false}, // required unless every custom source names its role
 	{"external_id", kString, true},
 	{"bucket", kString, true},
 	{"region", kString, true},
-	{"prefix", kString, true},
+	{"prefix", kString, false}, // or custom_sources
+	{"custom_sources", kSources, false},
 	{"path_style", kBool, false},
 	{"enabled", kBool, false},
 	{"source_version", kString, false},
@@ -175,7 +273,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func parseIntegration(path string, src []byte) (*Integration, diag.List) {
 	l := &loader{file: path, src: src}
-	in := &Integration{File: path}
+	in := &Integration{File: path, src: src}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		d := l.errorf("C100", nil, "not valid YAML: %v", err)
@@ -235,7 +333,7 @@ func parseIntegration(path string, src []byte) (*Integration, diag.List) {
 		}
 	}
 
-	l.check(in, seen, dir)
+	l.check(in, root, seen, dir)
 	return in, l.diags
 }
 
@@ -283,6 +381,9 @@ func (l *loader) field(in *Integration, name string, kind fieldKind, val *yaml.N
 		return ok
 	case kRules:
 		in.Rules = l.rules(val)
+	case kSources:
+		in.CustomSources = l.customSources(val)
+		return in.CustomSources != nil
 	}
 	return true
 }
@@ -379,50 +480,36 @@ func (l *loader) rules(val *yaml.Node) []Rule {
 	return rules
 }
 
-// stringCall finds lower(x), upper(x) and trim(x) on a bare field outside
-// string literals: they fail on an alert without x.
-var stringCall = regexp.MustCompile(`\b(lower|upper|trim)\(\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\)`)
-
 // missingFieldCalls warns (C123) about a scope that calls lower, upper or
 // trim on a field an alert may lack: the scope then fails to evaluate and
 // the alert takes on_scope_error's way instead of being matched or not.
 func (l *loader) missingFieldCalls(r Rule) {
-	for _, m := range stringCall.FindAllStringSubmatchIndex(r.Scope, -1) {
-		if inString(r.Scope[:m[0]]) {
-			continue
-		}
-		fn, field := r.Scope[m[2]:m[3]], r.Scope[m[4]:m[5]]
-		pos := r.ScopePos
-		if nl := strings.LastIndexByte(r.Scope[:m[0]], '\n'); nl >= 0 {
-			pos.Line += strings.Count(r.Scope[:m[0]], "\n")
-			pos.Column = m[0] - nl
-		} else {
-			pos.Column += m[0]
-		}
+	for _, c := range exprenv.StringCallsOnFields(r.Scope) {
+		pos := scopeOffset(r.ScopePos, r.Scope, c.Offset)
 		d := diag.Diagnostic{Severity: diag.Warning, Code: "C123", Pos: pos, Source: diag.SourceLine(l.src, pos.Line),
-			Message: fmt.Sprintf("rule %q: %s(%s) fails on an alert without %s; the alert then goes to on_scope_error (%s by default)", r.Name, fn, field, field, ScopeDeadLetter)}
-		d.Detail = fmt.Sprintf("write %s(%s ?? \"\") to treat a missing %s as empty", fn, field, field)
+			Message: fmt.Sprintf("rule %q: %s(%s) fails on an alert without %s; the alert then goes to on_scope_error (%s by default)", r.Name, c.Func, c.Field, c.Field, ScopeDeadLetter)}
+		d.Detail = fmt.Sprintf("write %s(%s ?? \"\") to treat a missing %s as empty", c.Func, c.Field, c.Field)
 		l.diags = append(l.diags, d)
 	}
 }
 
-// inString tells whether text ends inside a quoted string literal.
-func inString(text string) bool {
-	var quote rune
-	escaped := false
-	for _, c := range text {
-		switch {
-		case escaped:
-			escaped = false
-		case c == '\\' && quote != 0:
-			escaped = true
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\'' || c == '`'):
-			quote = c
+// scopeOffset is the position in the file of the rune at offset in a scope
+// whose text starts at start. Every line of a block scalar starts at the
+// block's indentation, the first one's column.
+func scopeOffset(start diag.Pos, scope string, offset int) diag.Pos {
+	pos, col := start, 0
+	for i, c := range []rune(scope) {
+		if i == offset {
+			break
+		}
+		col++
+		if c == '\n' {
+			pos.Line++
+			col = 0
 		}
 	}
-	return quote != 0
+	pos.Column += col
+	return pos
 }
 
 func (l *loader) pos(n *yaml.Node) diag.Pos {
@@ -446,7 +533,7 @@ func (l *loader) scalarStart(n *yaml.Node) diag.Pos {
 }
 
 // check validates values once every key is decoded, and fills defaults.
-func (l *loader) check(in *Integration, seen map[string]kv, dir string) {
+func (l *loader) check(in *Integration, root *yaml.Node, seen map[string]kv, dir string) {
 	val := func(key string) *yaml.Node { return seen[key].val }
 	has := func(key string) bool { e, ok := seen[key]; return ok && e.ok }
 
@@ -465,37 +552,52 @@ func (l *loader) check(in *Integration, seen map[string]kv, dir string) {
 		d.Suggest = []string{DestinationSecurityLake}
 	}
 	if has("role_arn") {
-		if err := CheckRoleARN(in.RoleARN); err != nil {
+		if err := store.CheckRoleARN(in.RoleARN); err != nil {
 			l.errorf("C111", val("role_arn"), "role_arn: %v", err)
 		}
 	}
 	if has("external_id") {
-		if err := CheckExternalID(in.ExternalID); err != nil {
+		if err := store.CheckExternalID(in.ExternalID); err != nil {
 			d := l.errorf("C112", val("external_id"), "external_id: %v", err)
 			d.Detail = "run 'ocsfmap integration init' to generate one, and paste the same value into the Security Lake custom source"
 		}
 	}
 	if has("bucket") {
-		if err := CheckBucket(in.Bucket); err != nil {
+		if err := store.CheckBucket(in.Bucket); err != nil {
 			l.errorf("C113", val("bucket"), "bucket %q: %v", in.Bucket, err)
 		}
 	}
 	if has("region") {
-		if err := CheckRegion(in.Region); err != nil {
+		if err := store.CheckRegion(in.Region); err != nil {
 			l.errorf("C114", val("region"), "region %q: %v", in.Region, err)
 		}
 	}
 	if has("prefix") {
-		norm, err := NormalizePrefix(in.Prefix)
-		switch {
-		case err != nil:
-			d := l.errorf("C115", val("prefix"), "prefix %q: %v", in.Prefix, err)
-			d.Detail = "Security Lake writes a custom source under ext/<source name>/, e.g. ext/dspm-security-alerts/"
-		case norm != in.Prefix:
-			d := l.add(diag.Warning, "C115", val("prefix"), "prefix %q read as %q", in.Prefix, norm)
-			d.Detail = "object keys never start with '/'; the prefix is a folder and ends with '/'"
+		in.Prefix = l.prefix("prefix", val("prefix"), in.Prefix)
+	}
+	_, sources := seen["custom_sources"]
+	_, prefix := seen["prefix"]
+	switch {
+	case sources && prefix:
+		d := l.errorf("C119", seen["custom_sources"].key, "give prefix or custom_sources, not both")
+		d.Detail = "prefix names the custom source of a mapping's one class; custom_sources names one per class"
+	case sources:
+		in.sourcesPos = l.pos(seen["custom_sources"].key)
+	case prefix:
+		in.sourcesPos = l.pos(val("prefix"))
+	default:
+		d := l.errorf("C102", root, "missing required key %q", "prefix")
+		d.Detail = "prefix: ext/<source name>/ names the Security Lake custom source; a mapping that emits several classes names one per class under custom_sources"
+	}
+	if _, ok := seen["role_arn"]; !ok {
+		// Required unless every custom source names its own role.
+		need := !sources
+		for _, cs := range in.CustomSources {
+			need = need || cs.RoleARN == ""
 		}
-		in.Prefix = norm
+		if need {
+			l.errorf("C102", root, "missing required key %q", "role_arn")
+		}
 	}
 	if has("source_version") && !sourceVersionRE.MatchString(in.SourceVersion) {
 		l.errorf("C116", val("source_version"), "source_version %q: 1 to 32 letters, digits, '.', '_' or '-'", in.SourceVersion)
@@ -518,6 +620,130 @@ func (l *loader) check(in *Integration, seen map[string]kv, dir string) {
 	} else {
 		in.StagingDir = resolve(dir, in.StagingDir)
 	}
+}
+
+// prefix checks a custom source's folder and returns it normalized.
+func (l *loader) prefix(what string, n *yaml.Node, p string) string {
+	norm, err := store.NormalizePrefix(p)
+	switch {
+	case err != nil:
+		d := l.errorf("C115", n, "%s %q: %v", what, p, err)
+		d.Detail = "Security Lake writes a custom source under ext/<source name>/, e.g. ext/dspm-security-alerts/"
+	case norm != p:
+		d := l.add(diag.Warning, "C115", n, "%s %q read as %q", what, p, norm)
+		d.Detail = "object keys never start with '/'; the prefix is a folder and ends with '/'"
+	}
+	return norm
+}
+
+// customSources reads custom_sources: OCSF class name → the custom
+// source's prefix, or → {prefix, role_arn} for a source whose role is not
+// the file's role_arn (Security Lake makes one role per custom source).
+func (l *loader) customSources(val *yaml.Node) []CustomSource {
+	if val.Kind != yaml.MappingNode {
+		d := l.errorf("C103", val, "custom_sources: a mapping of OCSF class to custom source prefix is expected")
+		d.Detail = "custom_sources:\n  api_activity: ext/cloudtrail_api/\n  authentication:\n    prefix: ext/cloudtrail_auth/\n    role_arn: arn:aws:iam::…:role/AmazonSecurityLake-Provider-cloudtrail_auth-…"
+		return nil
+	}
+	if len(val.Content) == 0 {
+		l.errorf("C119", val, "custom_sources is empty: name one custom source per class the mapping emits")
+		return nil
+	}
+	out := []CustomSource{}
+	classLine := map[string]int{}
+	prefixClass := map[string]string{}
+	for i := 0; i+1 < len(val.Content); i += 2 {
+		k, v := val.Content[i], val.Content[i+1]
+		if line, dup := classLine[k.Value]; dup {
+			l.errorf("C104", k, "custom_sources: class %q given twice (first at line %d)", k.Value, line)
+			continue
+		}
+		classLine[k.Value] = k.Line
+		cs := CustomSource{Class: k.Value, Pos: l.pos(k)}
+		if k.Kind != yaml.ScalarNode || k.Value == "" {
+			l.errorf("C103", k, "custom_sources: an OCSF class name is expected, like api_activity")
+			continue
+		}
+		var prefixNode *yaml.Node
+		switch v.Kind {
+		case yaml.ScalarNode:
+			prefixNode = v
+		case yaml.MappingNode:
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				kk, vv := v.Content[j], v.Content[j+1]
+				switch kk.Value {
+				case "prefix":
+					prefixNode = vv
+				case "role_arn":
+					if r, ok := l.str("role_arn", vv); ok {
+						if err := store.CheckRoleARN(r); err != nil {
+							l.errorf("C111", vv, "role_arn: %v", err)
+						}
+						cs.RoleARN = r
+					}
+				default:
+					d := l.errorf("C101", kk, "unknown custom source key %q", kk.Value)
+					d.Suggest = diag.Suggest(kk.Value, []string{"prefix", "role_arn"})
+				}
+			}
+			if prefixNode == nil {
+				l.errorf("C102", k, "the custom source of %q needs a prefix", k.Value)
+			}
+		default:
+			l.errorf("C103", v, "custom_sources: %s: a prefix (ext/<source>/) or {prefix, role_arn} is expected", k.Value)
+		}
+		if prefixNode != nil {
+			if p, ok := l.str(k.Value, prefixNode); ok {
+				cs.Prefix = l.prefix(k.Value, prefixNode, p)
+			}
+		}
+		if cs.Prefix != "" {
+			if other, dup := prefixClass[cs.Prefix]; dup {
+				d := l.errorf("C119", prefixNode, "classes %q and %q share the custom source %s", other, cs.Class, cs.Prefix)
+				d.Detail = "Security Lake takes one OCSF class per custom source: create one for each class"
+			}
+			prefixClass[cs.Prefix] = cs.Class
+		}
+		out = append(out, cs)
+	}
+	return out
+}
+
+// CheckClasses checks where the classes the mapping emits go (their names,
+// in the mapping's order): Security Lake takes one class per custom source,
+// so a mapping that emits several classes needs custom_sources, with a
+// source for each class and for no other. The diagnostics are C119 errors.
+func (in *Integration) CheckClasses(classes []string) diag.List {
+	var out diag.List
+	add := func(pos diag.Pos, format string, args ...any) *diag.Diagnostic {
+		out = append(out, diag.Diagnostic{Severity: diag.Error, Code: "C119", Pos: pos,
+			Source: diag.SourceLine(in.src, pos.Line), Message: fmt.Sprintf(format, args...)})
+		return &out[len(out)-1]
+	}
+	if len(in.CustomSources) == 0 {
+		if len(classes) > 1 {
+			d := add(in.sourcesPos, "the mapping emits %d classes (%s) and Security Lake takes one class per custom source: "+
+				"name one per class under custom_sources instead of prefix", len(classes), strings.Join(classes, ", "))
+			d.Detail = "custom_sources:"
+			for _, c := range classes {
+				d.Detail += "\n  " + c + ": ext/<source for " + c + ">/"
+			}
+		}
+		return out
+	}
+	for _, cs := range in.CustomSources {
+		if !slices.Contains(classes, cs.Class) {
+			d := add(cs.Pos, "custom_sources: the mapping emits no class %q (it emits %s)", cs.Class, strings.Join(classes, ", "))
+			d.Suggest = diag.Suggest(cs.Class, classes)
+		}
+	}
+	for _, c := range classes {
+		if _, ok := in.customSource(c); !ok {
+			add(in.sourcesPos, "custom_sources: class %q, which the mapping emits, has no custom source", c)
+		}
+	}
+	out.Sort()
+	return out
 }
 
 // kv is a key node and its value node: diagnostics about a value point at
@@ -545,14 +771,64 @@ var (
 
 // Deliverer opens the integration's bucket (through the custom source role)
 // and returns a Deliverer that keeps this integration's status and refuses
-// keys outside KeyPrefix. o's other fields tune retries and logging.
-func (in *Integration) Deliverer(ctx context.Context, o DeliverOptions) (*Deliverer, error) {
-	dst, err := NewS3(ctx, in.S3Options())
-	if err != nil {
-		return nil, err
+// keys outside its custom sources' prefixes. With one custom source per
+// class, each key goes up as the role of the source whose prefix it is
+// under. o's other fields tune retries and logging.
+func (in *Integration) Deliverer(ctx context.Context, o store.DeliverOptions) (*store.Deliverer, error) {
+	o.StateDir = in.StateDir
+	if len(in.CustomSources) <= 1 {
+		dst, err := store.NewS3(ctx, in.S3Options())
+		if err != nil {
+			return nil, err
+		}
+		o.KeyPrefix = in.KeyPrefix()
+		return store.NewDeliverer(dst, o), nil
 	}
-	o.KeyPrefix, o.StateDir = in.KeyPrefix(), in.StateDir
-	return NewDeliverer(dst, o), nil
+	r := &bySource{}
+	byRole := map[string]*store.S3{} // sources that share a role share its credentials
+	for _, t := range in.Targets() {
+		dst, ok := byRole[t.S3.RoleARN]
+		if !ok {
+			var err error
+			if dst, err = store.NewS3(ctx, t.S3); err != nil {
+				return nil, err
+			}
+			byRole[t.S3.RoleARN] = dst
+		}
+		r.routes = append(r.routes, route{prefix: t.KeyPrefix, dst: dst})
+	}
+	o.KeyPrefix = "ext/" // every source's; bySource refuses a key under none
+	return store.NewDeliverer(r, o), nil
+}
+
+// bySource sends each key to the destination of the custom source whose
+// prefix it is under.
+type bySource struct {
+	routes []route
+}
+
+type route struct {
+	prefix string
+	dst    store.Destination
+}
+
+func (b *bySource) Put(ctx context.Context, key, localPath string) (int64, error) {
+	prefixes := make([]string, len(b.routes))
+	for i, r := range b.routes {
+		if strings.HasPrefix(key, r.prefix) {
+			return r.dst.Put(ctx, key, localPath)
+		}
+		prefixes[i] = r.prefix
+	}
+	return 0, fmt.Errorf("%s is under no custom source's prefix (%s): the lake writer must stage each class's files under its own", key, strings.Join(prefixes, ", "))
+}
+
+func (b *bySource) String() string {
+	s := make([]string, len(b.routes))
+	for i, r := range b.routes {
+		s[i] = r.prefix
+	}
+	return fmt.Sprintf("%s (custom sources %s)", b.routes[0].dst, strings.Join(s, ", "))
 }
 
 // sessionName is the AssumeRole session name, which CloudTrail shows: STS
