@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"testing"
 )
 
@@ -71,6 +73,41 @@ func BenchmarkMapFullValidate(b *testing.B) {
 		if _, err := pm.Map(alerts[i%len(alerts)]); err == nil {
 			m.Validate(pm.Doc())
 		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkMapRouted maps CloudTrail's samples with its mapping of two
+// classes: the vars and the route once per record, then the rules of the
+// record's class.
+func BenchmarkMapRouted(b *testing.B) {
+	var alerts [][]byte
+	var size int64
+	for _, f := range []string{"../testdata/aws-cloudtrail/elastic-api-calls.ndjson", "../testdata/aws-cloudtrail/elastic-console-login.ndjson"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			alerts = append(alerts, line)
+			size += int64(len(line))
+		}
+	}
+	pm := load(b, cloudTrail).Plan.NewMapper()
+	var classes [2]int
+	for _, a := range alerts {
+		if _, err := pm.Map(a); err != nil {
+			b.Fatal(err)
+		}
+		classes[pm.Class()]++
+	}
+	if classes[0] == 0 || classes[1] == 0 {
+		b.Fatalf("records per class %v: both classes wanted", classes)
+	}
+	b.SetBytes(size / int64(len(alerts)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		pm.Map(alerts[i%len(alerts)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }

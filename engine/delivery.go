@@ -142,6 +142,9 @@ type DeliveryReport struct {
 // compiles the alert rules (a *RulesError when they fail), assumes the role
 // and starts uploading files an earlier delivery left staged.
 func (m *Mapping) NewDelivery(ctx context.Context, o DeliveryOptions) (*Delivery, error) {
+	if n := len(m.Plans); n > 1 {
+		return nil, &OptionsError{fmt.Errorf("mapping %s emits %d classes (%s); delivery per class is not supported yet: use ocsfmap map", m.Plan.Name, n, strings.Join(m.Classes(), ", "))}
+	}
 	d := &Delivery{m: m, o: o, log: o.Logger, out: o.Dir, prefix: o.Prefix}
 	if d.log == nil {
 		d.log = slog.Default()

@@ -64,6 +64,9 @@ type Counts struct {
 	Bytes        int64            // input bytes read (decompressed)
 	ByCode       map[string]int64 // dead letters per code
 	ByRule       map[string]int64 // exported records per alert rule
+	// ByClass counts the written records per class name, for a mapping
+	// with several classes (nil for one).
+	ByClass map[string]int64
 	// ScopeErrors counts alerts no enabled rule exported because a scope
 	// failed to evaluate for them; they are also counted as filtered,
 	// written or dead-lettered, as Options.OnScopeError says.
@@ -162,6 +165,9 @@ type batch struct {
 // writing what was read.
 func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts, error) {
 	counts := Counts{ByCode: map[string]int64{}, ByRule: map[string]int64{}, ByScopeError: map[string]*ScopeErrorCount{}}
+	if len(m.Plans) > 1 {
+		counts.ByClass = map[string]int64{}
+	}
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -269,6 +275,9 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 		c.Written++
 		if it.rule != "" {
 			c.ByRule[it.rule]++
+		}
+		if c.ByClass != nil {
+			c.ByClass[m.Plans[it.res.Class].Class.Name]++
 		}
 	}
 	return b.err
@@ -412,8 +421,10 @@ type worker struct {
 }
 
 func (m *Mapping) newWorker(opts Options, wantJSON bool) *worker {
-	w := &worker{m: m, mapper: m.Plan.NewMapper(), full: opts.Validation == ValidateFull, wantJSON: wantJSON, slots: m.Plan.Slots(),
-		onScope: opts.OnScopeError}
+	w := &worker{m: m, mapper: m.Plan.NewMapper(), full: opts.Validation == ValidateFull, wantJSON: wantJSON, onScope: opts.OnScopeError}
+	for _, p := range m.Plans {
+		w.slots = max(w.slots, p.Slots())
+	}
 	if opts.Filter != nil && opts.Filter.Rules() > 0 {
 		w.matcher = opts.Filter.NewMatcher()
 	}
@@ -467,8 +478,9 @@ func (w *worker) process(b *batch) {
 			it.fatal = w.m.Plan.Policy == plan.Fail
 			continue
 		}
+		class := w.mapper.Class()
 		if w.full {
-			if v := w.m.validator.Validate(w.mapper.Doc()); len(v) > 0 {
+			if v := w.m.validators[class].Validate(w.mapper.Doc()); len(v) > 0 {
 				d := &DeadLetter{Input: it.input, Line: it.line, Index: it.index, Code: "V500", Reason: "record fails the OCSF JSON Schema: " + v[0].String()}
 				for _, x := range v {
 					d.Violations = append(d.Violations, x.String())
@@ -480,7 +492,7 @@ func (w *worker) process(b *batch) {
 		}
 		start := len(arena)
 		arena = append(arena, rec.Values...)
-		it.res = Result{Input: it.input, Line: it.line, Rec: plan.Record{Values: arena[start:len(arena):len(arena)]}}
+		it.res = Result{Input: it.input, Line: it.line, Class: class, Rec: plan.Record{Values: arena[start:len(arena):len(arena)]}}
 		if w.wantJSON {
 			it.res.JSON = w.mapper.AppendJSON(nil)
 		}

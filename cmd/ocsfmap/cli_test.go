@@ -71,8 +71,8 @@ func shippedMappings(t *testing.T) []string {
 			out = append(out, f)
 		}
 	}
-	if len(out) < 7 {
-		t.Fatalf("%d shipped mappings, want at least the 3 DSPM, GuardDuty, 2 CloudTrail and ZIA", len(out))
+	if len(out) < 6 {
+		t.Fatalf("%d shipped mappings, want at least the 3 DSPM, GuardDuty, CloudTrail and ZIA", len(out))
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ocsfmap/ocsfmap/engine/plan"
 )
 
 func init() {
@@ -27,8 +29,23 @@ func runExplain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := m.Plan
-	fmt.Fprintf(stdout, "%s %s -> OCSF %s %s (%d) profiles [%s]\n\n", p.Name, p.Version, p.OCSFVersion, p.Class.Name, p.Class.UID, strings.Join(p.Profiles, ", "))
+	if len(m.Plans) > 1 {
+		p := m.Plan
+		fmt.Fprintf(stdout, "%s %s -> OCSF %s, %d classes: %s\nroute: %s\n", p.Name, p.Version, p.OCSFVersion, len(m.Plans), strings.Join(m.Classes(), ", "), strings.Join(strings.Fields(p.Route), " "))
+	}
+	for i, p := range m.Plans {
+		if len(m.Plans) > 1 {
+			fmt.Fprintf(stdout, "\n== class %d of %d: %s (%d) profiles [%s]\n\n", i+1, len(m.Plans), p.Class.Name, p.Class.UID, strings.Join(p.Profiles, ", "))
+		} else {
+			fmt.Fprintf(stdout, "%s %s -> OCSF %s %s (%d) profiles [%s]\n\n", p.Name, p.Version, p.OCSFVersion, p.Class.Name, p.Class.UID, strings.Join(p.Profiles, ", "))
+		}
+		explainPlan(stdout, p)
+	}
+	return nil
+}
+
+// explainPlan prints one class's compiled table and its OCSF coverage.
+func explainPlan(stdout io.Writer, p *plan.Plan) {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tTYPE\tREQUIREMENT\tRULE")
 	for _, r := range p.Explain() {
@@ -58,5 +75,4 @@ func runExplain(args []string, stdout, stderr io.Writer) error {
 	if devs := p.Deviations(); len(devs) > 0 {
 		fmt.Fprintf(stdout, "\ndeviations from the source's own table: %d (see the mapping file)\n", len(devs))
 	}
-	return nil
 }

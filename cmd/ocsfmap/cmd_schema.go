@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -231,29 +232,55 @@ func listClasses(version string, stdout io.Writer) error {
 
 // printMappingSchema prints the schema of what a mapping writes: the Arrow
 // schema of its Parquet files, the Glue/Athena DDL over the Security Lake
-// layout, or the JSON Schema of its OCSF version, class and profiles.
+// layout, or the JSON Schema of its OCSF version, class and profiles. A
+// mapping with classes writes each class to a custom source of its own: one
+// schema, one table per class.
 func printMappingSchema(path, format string, stdout, stderr io.Writer) error {
 	m, err := loadMapping(path, stderr)
 	if err != nil {
 		return err
 	}
-	p := m.Plan
-	switch format {
-	case "arrow":
-		fmt.Fprintln(stdout, columnar.ArrowSchema(p.Root))
-	case "glue":
-		source := strings.SplitN(p.Name, "/", 2)[0]
-		table := strings.NewReplacer("-", "_", "/", "_", ".", "_").Replace(p.Name)
-		location := "s3://<bucket>/ext/" + source + "/"
-		fmt.Fprintln(stdout, columnar.GlueDDL(table, columnar.ArrowSchema(p.Root), []string{"region", "accountid", "eventday"}, location))
-	case "json":
-		b, err := p.Catalog().JSONSchema(p.Class.Name, p.Profiles)
+	routed := len(m.Plans) > 1
+	schemas := map[string]json.RawMessage{}
+	for _, p := range m.Plans {
+		if routed && format != "json" {
+			fmt.Fprintf(stdout, "-- class %s (%d)\n", p.Class.Name, p.Class.UID)
+		}
+		switch format {
+		case "arrow":
+			fmt.Fprintln(stdout, columnar.ArrowSchema(p.Root))
+		case "glue":
+			source := strings.SplitN(p.Name, "/", 2)[0]
+			table := strings.NewReplacer("-", "_", "/", "_", ".", "_").Replace(p.Name)
+			if routed {
+				// Security Lake takes one class per custom source; the
+				// integration names each class's.
+				table += "_" + p.Class.Name
+				source = "<custom source of " + p.Class.Name + ">"
+			}
+			location := "s3://<bucket>/ext/" + source + "/"
+			fmt.Fprintln(stdout, columnar.GlueDDL(table, columnar.ArrowSchema(p.Root), []string{"region", "accountid", "eventday"}, location))
+		case "json":
+			b, err := p.Catalog().JSONSchema(p.Class.Name, p.Profiles)
+			if err != nil {
+				return err
+			}
+			if !routed {
+				stdout.Write(b)
+				return nil
+			}
+			schemas[p.Class.Name] = b
+		default:
+			return usagef("--format must be arrow, glue or json, not %q", format)
+		}
+	}
+	if routed && format == "json" {
+		// One document: the JSON Schema of each class, by class name.
+		b, err := json.MarshalIndent(schemas, "", "  ")
 		if err != nil {
 			return err
 		}
-		stdout.Write(b)
-	default:
-		return usagef("--format must be arrow, glue or json, not %q", format)
+		fmt.Fprintf(stdout, "%s\n", b)
 	}
 	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +101,13 @@ func summary(c engine.Counts, elapsed time.Duration, deadPath string) string {
 	fmt.Fprintf(&b, "read %d, written %d, dead-lettered %d, filtered %d", c.Read, c.Written, c.DeadLettered, c.Filtered)
 	if c.ScopeErrors > 0 {
 		fmt.Fprintf(&b, ", scope errors %d", c.ScopeErrors)
+	}
+	if c.ByClass != nil {
+		classes := slices.Sorted(maps.Keys(c.ByClass))
+		for i, class := range classes {
+			classes[i] = fmt.Sprintf("%s %d", class, c.ByClass[class])
+		}
+		fmt.Fprintf(&b, "; written per class: %s", strings.Join(classes, ", "))
 	}
 	if c.DeadLettered > 0 {
 		parts := []string{}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,9 @@ type sourceRun struct {
 	source   string // the custom source (lake prefix ext/<source>/)
 	written  int
 	filtered int
+	// perClass is map's count per class of a mapping with classes, whose
+	// lake waits for delivery per class: run must refuse it, clearly.
+	perClass string
 }
 
 // TestCloudTrailAndZIASamplesInTheLake runs the AWS CloudTrail and Zscaler ZIA
@@ -24,7 +28,9 @@ type sourceRun struct {
 // CloudTrail log files as {"Records":[…]} documents, plain and gzip, single
 // events and EventBridge events; ZIA NSS feeds in two templates. Every record
 // is written (or filtered on purpose), validate finds the lake valid, and every
-// record map --validate full accepts comes back from the lake equal.
+// record map --validate full accepts comes back from the lake equal. CloudTrail
+// is one mapping with two classes: map writes each event in its class; its
+// lake waits for delivery per class.
 func TestCloudTrailAndZIASamplesInTheLake(t *testing.T) {
 	dir := t.TempDir()
 	envelope := "../../testdata/aws-cloudtrail/awsdocs-log-file-examples.json"
@@ -44,11 +50,10 @@ func TestCloudTrailAndZIASamplesInTheLake(t *testing.T) {
 		inputs []string
 		runs   []sourceRun
 	}{
-		// 29 CloudTrail events: 20 API calls, 9 console sign-ins; each mapping
-		// filters the other's, so the two lakes hold every event once.
+		// 29 CloudTrail events: 20 API calls, 9 console sign-ins, each in its class.
 		{cloudtrail, []sourceRun{
-			{mapping: "../../mappings/aws-cloudtrail/api_activity_1.1.0.yaml", source: "cloudtrail-api", written: 20, filtered: 9},
-			{mapping: "../../mappings/aws-cloudtrail/authentication_1.1.0.yaml", source: "cloudtrail-auth", written: 9, filtered: 20},
+			{mapping: "../../mappings/aws-cloudtrail/cloudtrail_1.1.0.yaml", source: "cloudtrail", written: 29,
+				perClass: "written per class: api_activity 20, authentication 9"},
 		}},
 		{zia, []sourceRun{
 			{mapping: "../../mappings/zscaler-zia/http_activity_1.1.0.yaml", source: "zscaler-zia-web", written: 9},
@@ -74,6 +79,23 @@ func checkSourceRun(t *testing.T, dir string, r sourceRun, inputs []string) {
 	var want []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		want = append(want, decodeRecord(t, []byte(line)))
+	}
+	if r.perClass != "" {
+		if !strings.Contains(stderr, r.perClass) {
+			t.Fatalf("map: want %q\n%s", r.perClass, stderr)
+		}
+		for _, rec := range want {
+			op, _ := rec["api"].(map[string]any)
+			if login := rec["class_uid"] == json.Number("3002"); login == (op != nil) {
+				t.Errorf("a record of the wrong class: %v", rec)
+			}
+		}
+		// Until delivery writes each class to its own lake, run refuses.
+		_, stderr, code := ocsfmap(t, nil, append([]string{"run", "-m", r.mapping, "-o", filepath.Join(dir, "lake-"+r.source)}, inputs...)...)
+		if code != 2 || !strings.Contains(stderr, "emits 2 classes (api_activity, authentication); delivery per class is not supported yet") {
+			t.Fatalf("run of a mapping with classes: exit %d\n%s", code, stderr)
+		}
+		return
 	}
 
 	lake := filepath.Join(dir, "lake-"+r.source)

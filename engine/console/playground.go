@@ -74,7 +74,11 @@ type playgroundData struct {
 	MapErr     *plan.Error
 	MapErrText string
 	Violations []validate.Violation
-	Explain    []plan.Row
+	// Class is the class the record went to, for a mapping with classes
+	// ("" otherwise, or when the route named none).
+	Class        string
+	Explain      []plan.Row
+	ExplainClass string // whose table Explain is, for a mapping with classes
 }
 
 type diagRow struct {
@@ -149,9 +153,16 @@ func (c *Console) playground(w http.ResponseWriter, r *http.Request, s *session,
 		default:
 			p := cm.m.Plan
 			d.Header = fmt.Sprintf("%s %s → OCSF %s %s (%d)", p.Name, p.Version, p.OCSFVersion, p.Class.Name, p.Class.UID)
-			d.Explain = p.Explain()
+			if len(cm.m.Plans) > 1 {
+				d.Header = fmt.Sprintf("%s %s → OCSF %s %s, the class the route names: %s", p.Name, p.Version, p.OCSFVersion, classList(cm.m), p.Route)
+			}
+			class := 0
 			if d.Ran && strings.TrimSpace(d.Alert) != "" {
-				c.mapOne(cm.m, d)
+				class = c.mapOne(cm.m, d)
+			}
+			d.Explain = cm.m.Plans[class].Explain()
+			if len(cm.m.Plans) > 1 {
+				d.ExplainClass = cm.m.Plans[class].Class.Name
 			}
 		}
 	}
@@ -163,11 +174,18 @@ func (c *Console) playground(w http.ResponseWriter, r *http.Request, s *session,
 }
 
 // mapOne maps the alert with the plan's checks and validates the record
-// against the full JSON Schema.
-func (c *Console) mapOne(m *engine.Mapping, d *playgroundData) {
+// against the full JSON Schema of its class. It returns the record's class
+// (0 when the route named none).
+func (c *Console) mapOne(m *engine.Mapping, d *playgroundData) int {
 	alert := bytes.TrimSpace([]byte(d.Alert))
-	out, violations, err := m.NewMapper().MapValidated(alert)
+	mp := m.NewMapper()
+	out, violations, err := mp.MapValidated(alert)
 	d.Violations = violations
+	class := mp.Class()
+	if class >= 0 && len(m.Plans) > 1 {
+		cl := m.Plans[class].Class
+		d.Class = fmt.Sprintf("%s (%d)", cl.Caption, cl.UID)
+	}
 	var pe *plan.Error
 	switch {
 	case errors.As(err, &pe):
@@ -184,6 +202,16 @@ func (c *Console) mapOne(m *engine.Mapping, d *playgroundData) {
 			d.Output = string(out)
 		}
 	}
+	return max(class, 0)
+}
+
+// classList names a mapping's classes with their uids.
+func classList(m *engine.Mapping) string {
+	var names []string
+	for _, p := range m.Plans {
+		names = append(names, fmt.Sprintf("%s (%d)", p.Class.Caption, p.Class.UID))
+	}
+	return strings.Join(names, ", ")
 }
 
 // mappingLabels are the mapping choices with what each maps to: the OCSF
@@ -193,7 +221,7 @@ func (c *Console) mappingLabels() []choice {
 	for _, p := range c.mappingChoices() {
 		label := shortPath(p)
 		if cm := c.loadMapping(p); cm.m != nil {
-			label += fmt.Sprintf(" — OCSF %s %s (%d)", cm.m.Plan.OCSFVersion, cm.m.Plan.Class.Caption, cm.m.Plan.Class.UID)
+			label += fmt.Sprintf(" — OCSF %s %s", cm.m.Plan.OCSFVersion, classList(cm.m))
 		} else {
 			label += " — does not load"
 		}

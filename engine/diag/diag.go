@@ -147,6 +147,28 @@ func (l List) Sort() {
 	})
 }
 
+// Unique drops the repeats of a diagnostic (same severity, code, position
+// and message), keeping the first: a mapping's common part is checked once
+// per class it emits.
+func (l List) Unique() List {
+	type key struct {
+		sev  Severity
+		code string
+		pos  Pos
+		msg  string
+	}
+	seen := map[key]bool{}
+	out := l[:0]
+	for _, d := range l {
+		k := key{d.Severity, d.Code, d.Pos, d.Message}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Err returns the list as an error when it holds errors, else nil.
 func (l List) Err() error {
 	if l.HasErrors() {

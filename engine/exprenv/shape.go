@@ -19,6 +19,9 @@ type Shape struct {
 	// (the items of a list literal, the body of map(…)), where known.
 	List  bool
 	Elems []*Shape
+	// Literal is the value of a string literal ("api_activity"); nil for
+	// any other value.
+	Literal *string
 }
 
 // ShapeKey is one key of an object literal and the shapes its value may take.
@@ -99,6 +102,9 @@ func shapesOf(n ast.Node) []*Shape {
 	}
 	t := n.Type()
 	s := &Shape{Type: t, Offset: n.Location().From}
+	if lit, ok := n.(*ast.StringNode); ok {
+		s.Literal = &lit.Value
+	}
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		s.List = true
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,6 +41,7 @@ type Case struct {
 	Equals    map[string]any `yaml:"equals"`     // the record is exactly this
 	Error     string         `yaml:"error"`      // the record is dead-lettered with this code
 	Dropped   bool           `yaml:"dropped"`    // the mapping's drop_when leaves the record out
+	Class     string         `yaml:"class"`      // the class the mapping's route names for the record
 	line      int
 }
 
@@ -135,6 +137,10 @@ func caseLines(doc *yaml.Node, cases []Case) {
 func runCase(path string, m *engine.Mapping, mp *engine.Mapper, f *File, c Case) Result {
 	res := Result{File: path, Name: c.Name, Line: c.line}
 	fail := func(format string, args ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, args...)) }
+	if c.Class != "" && !slices.Contains(m.Classes(), c.Class) {
+		fail("class %s is not a class of the mapping (%s)", c.Class, strings.Join(m.Classes(), ", "))
+		return res
+	}
 	input, err := caseInput(path, f, c)
 	if err != nil {
 		fail("input: %v", err)
@@ -144,8 +150,21 @@ func runCase(path string, m *engine.Mapping, mp *engine.Mapper, f *File, c Case)
 	if dropped := errors.Is(err, plan.ErrDropped); dropped || c.Dropped {
 		if !dropped {
 			fail("want the record dropped by drop_when, got %s", describeOutcome("", err, out))
+		} else if c.Class != "" {
+			fail("want class %s, got the record dropped by drop_when", c.Class)
 		}
 		return res
+	}
+	class := ""
+	if k := mp.Class(); k >= 0 {
+		class = m.Classes()[k]
+	}
+	switch {
+	case c.Class == "" || class == c.Class:
+	case class == "":
+		fail("want class %s, got none: %v", c.Class, err)
+	default:
+		fail("want class %s, got %s (route: %s)", c.Class, class, m.Plan.Route)
 	}
 	if c.Error != "" {
 		code := ""
@@ -166,7 +185,7 @@ func runCase(path string, m *engine.Mapping, mp *engine.Mapper, f *File, c Case)
 		return res
 	}
 	for _, v := range violations {
-		fail("not valid OCSF %s %s: %s", m.Plan.OCSFVersion, m.Plan.Class.Name, v)
+		fail("not valid OCSF %s %s: %s", m.Plan.OCSFVersion, class, v)
 	}
 	var got map[string]any
 	d := json.NewDecoder(bytes.NewReader(out))

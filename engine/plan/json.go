@@ -11,6 +11,7 @@ import (
 // AppendJSON appends the last mapped record as one line of OCSF JSON, keys
 // in the tree's order, absent attributes left out.
 func (m *Mapper) AppendJSON(dst []byte) []byte {
+	m = m.cur // the record's class, in a mapping with classes
 	if m.jsonRoot == nil {
 		m.jsonRoot = m.mirror(m.p.Root)
 	}

@@ -15,7 +15,7 @@ import (
 
 // Error is why one record could not be mapped.
 type Error struct {
-	Code string   // R401 expression, R402 conversion, R403 required attribute missing, R404 enum, R406 OCSF constraint, R408 typed scalar, R400 bad input
+	Code string   // R401 expression, R402 conversion, R403 required attribute missing, R404 enum, R406 OCSF constraint, R408 typed scalar, R409 no class, R400 bad input
 	Path string   // OCSF path of the attribute at fault
 	Rule diag.Pos // the rule's position in the mapping file
 	Msg  string
@@ -56,21 +56,56 @@ type Mapper struct {
 	// enum is finite, and the concatenation would allocate per record.
 	typeNames []map[int64]string
 	jsonRoot  *jsonNode // built on the first AppendJSON
+
+	// A mapping with classes has one mapper per class, sharing ext, src
+	// and runner: this one evaluates the vars, drop_when and route, then
+	// the routed class's mapper (cur) runs its rules over the same values.
+	classes []*Mapper
+	cur     *Mapper // the last record's class; m itself in a single-class mapping
+	class   int     // the last record's class index; -1 when it could not be routed
 }
 
-// NewMapper returns a mapper for p.
+// NewMapper returns a mapper for p. In a mapping with classes it maps each
+// record into the class its route names: Class tells which, and the
+// Record is laid out by that class's plan.
 func (p *Plan) NewMapper() *Mapper {
-	return &Mapper{
+	m := p.newMapper(source.NewExtractor(p.Fields), make([]any, len(p.vars)+len(p.Fields)), exprenv.NewRunner())
+	if p.routing != nil {
+		m.classes = make([]*Mapper, len(p.routing.plans))
+		for i, q := range p.routing.plans {
+			if q == p {
+				m.classes[i] = m
+				continue
+			}
+			m.classes[i] = q.newMapper(m.ext, m.src, m.runner)
+		}
+	}
+	return m
+}
+
+func (p *Plan) newMapper(ext *source.Extractor, src []any, runner *exprenv.Runner) *Mapper {
+	m := &Mapper{
 		p:         p,
-		ext:       source.NewExtractor(p.Fields),
-		src:       make([]any, len(p.vars)+len(p.Fields)),
-		runner:    exprenv.NewRunner(),
+		ext:       ext,
+		src:       src,
+		runner:    runner,
 		rec:       Record{Values: make([]Value, p.slots)},
 		raw:       make([]string, len(p.rules)),
 		present:   make([]bool, len(p.objects)),
 		typeNames: make([]map[int64]string, len(p.derived)),
 	}
+	m.cur = m
+	return m
 }
+
+// Class is the class of the last record mapped: its plan's index among the
+// mapping's plans, always 0 in a single-class mapping. In a mapping with
+// classes it is -1 for a record that could not be routed (invalid JSON; a
+// var, drop_when or the route failed; dropped): it has no class.
+func (m *Mapper) Class() int { return m.class }
+
+// Plan is the plan of the last record's class, which lays out its Record.
+func (m *Mapper) Plan() *Plan { return m.cur.p }
 
 // ErrDropped is Map's answer for a record the mapping's drop_when leaves
 // out on purpose: it is counted as filtered, not dead-lettered.
@@ -79,6 +114,9 @@ var ErrDropped = errors.New("left out by drop_when")
 // Map maps one JSON record. The error is a *Error for a record that cannot
 // be mapped or fails a check, a *source.SyntaxError for bad JSON.
 func (m *Mapper) Map(raw []byte) (*Record, error) {
+	if m.classes != nil {
+		m.class, m.cur = -1, m
+	}
 	if err := m.ext.Extract(raw, m.src[len(m.p.vars):]); err != nil {
 		return nil, err
 	}
@@ -87,12 +125,15 @@ func (m *Mapper) Map(raw []byte) (*Record, error) {
 
 // SoftErrors are the rule failures of the last record that the null_field
 // policy turned into missing attributes.
-func (m *Mapper) SoftErrors() []*Error { return m.errs }
+func (m *Mapper) SoftErrors() []*Error { return m.cur.errs }
 
 // MapUnchecked maps like Map but skips the per-record checks (required
 // attributes, enum ranges). It exists to prove those checks agree with the
 // JSON Schema: tests validate what would have been written.
 func (m *Mapper) MapUnchecked(raw []byte) (*Record, error) {
+	if m.classes != nil {
+		m.class, m.cur = -1, m
+	}
 	if err := m.ext.Extract(raw, m.src[len(m.p.vars):]); err != nil {
 		return nil, err
 	}
@@ -113,8 +154,6 @@ func (m *Mapper) mapRecord(raw []byte) (*Record, error) {
 func (m *Mapper) mapExtracted() (*Record, error) {
 	p := m.p
 	m.errs = m.errs[:0]
-	vals := m.rec.Values
-	clear(vals)
 	for k := range p.vars {
 		if err := m.evalVar(k); err != nil {
 			if p.Policy != NullField {
@@ -132,6 +171,63 @@ func (m *Mapper) mapExtracted() (*Record, error) {
 			return nil, ErrDropped
 		}
 	}
+	if p.route != nil {
+		c, err := m.route()
+		if err != nil {
+			return nil, err
+		}
+		m.class = c.p.classIdx
+		if c != m {
+			m.cur = c
+			c.errs = append(c.errs[:0], m.errs...)
+			c.noCheck = m.noCheck
+			return c.mapRules()
+		}
+	}
+	return m.mapRules()
+}
+
+// route evaluates the mapping's route: the mapper of the record's class.
+func (m *Mapper) route() (*Mapper, error) {
+	r := m.p.routing
+	v, err := m.runner.RunFields(m.p.route, m.src)
+	if err != nil {
+		return nil, &Error{Code: "R401", Path: "route", Rule: r.pos, Msg: firstLine(err.Error())}
+	}
+	if name, ok := v.(string); ok {
+		for i, n := range r.names {
+			if n == name {
+				return m.classes[i], nil
+			}
+		}
+	}
+	var got string
+	switch v.(type) {
+	case nil:
+		got = "nil"
+	case string:
+		got = fmt.Sprintf("%q, not a class of the mapping", v)
+	case bool:
+		got = fmt.Sprintf("%v (a boolean), not a class name", v)
+	case map[string]any:
+		got = "an object, not a class name"
+	case []any:
+		got = "a list, not a class name"
+	case int, int64, float64:
+		got = fmt.Sprintf("%v (a number), not a class name", v)
+	default:
+		got = fmt.Sprintf("%v (%T), not a class name", v, v)
+	}
+	return nil, &Error{Code: "R409", Path: "route", Rule: r.pos,
+		Msg: fmt.Sprintf("route yields %s: the record has no class (classes: %s)", got, strings.Join(r.names, ", "))}
+}
+
+// mapRules runs the rules, derivations and checks of the mapper's plan over
+// the source values of a record whose vars are set.
+func (m *Mapper) mapRules() (*Record, error) {
+	p := m.p
+	vals := m.rec.Values
+	clear(vals)
 	var failed *Error // the record's first failing rule; the others follow it
 	for i, r := range p.rules {
 		v, err := m.eval(r, i)

@@ -46,6 +46,9 @@ type Plan struct {
 	// records (the mapping's input.records); empty when every document is
 	// a record.
 	Envelope []string
+	// Route is the expression that picks each record's class in a mapping
+	// with classes (one plan per class); "" in a single-class mapping.
+	Route string
 
 	// Root is the output tree: only the attributes the mapping sets.
 	Root  *Node
@@ -60,6 +63,11 @@ type Plan struct {
 	// drop leaves a record out on purpose (the mapping's drop_when).
 	drop    *exprenv.Program
 	dropPos diag.Pos
+	// route picks the record's class in a mapping with classes; its plans
+	// share routing and one source-value layout (vars, then Fields).
+	route    *exprenv.Program
+	routing  *routing
+	classIdx int // this plan's index in routing.plans
 
 	rules      []*rule
 	derived    []derivation
@@ -105,19 +113,46 @@ func (p *Plan) Deviations() []Deviation { return p.deviations }
 // Catalog is the OCSF catalog the plan was checked against.
 func (p *Plan) Catalog() *ocsf.Catalog { return p.catalog }
 
-// Load reads, parses and compiles a mapping file.
+// routing is what the plans of a mapping with classes share.
+type routing struct {
+	plans []*Plan
+	names []string // class names as declared, the values the route yields
+	pos   diag.Pos // the route's position in the mapping file
+}
+
+// Classes names the classes of the mapping the plan belongs to, in declared
+// order: one name, the plan's own class, for a single-class mapping.
+func (p *Plan) Classes() []string {
+	if p.routing == nil {
+		return []string{p.Class.Name}
+	}
+	return p.routing.names
+}
+
+// Load reads, parses and compiles a mapping file with one class; for a
+// mapping with classes it returns the first class's plan (see LoadAll).
 func Load(path string) (*Plan, diag.List) {
+	plans, diags := LoadAll(path)
+	if plans == nil {
+		return nil, diags
+	}
+	return plans[0], diags
+}
+
+// LoadAll reads, parses and compiles a mapping file: one plan per class it
+// emits, in declared order.
+func LoadAll(path string) ([]*Plan, diag.List) {
 	m, diags := spec.Load(path)
 	if m == nil {
 		return nil, diags
 	}
-	p, more := Compile(m)
+	plans, more := CompileAll(m)
 	diags = append(diags, more...)
 	diags.Sort()
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return p, diags
+	return plans, diags
 }
 
 type compiler struct {
@@ -131,8 +166,9 @@ type compiler struct {
 	lookups map[string]*lookupTable
 	extra   []exprenv.Func
 	p       *Plan
-	byPath  map[string]*rule // canonical path -> rule, for overrides of derived attributes
-	varSlot map[string]int   // var name -> its source value slot, once compiled
+	byPath  map[string]*rule     // canonical path -> rule, for overrides of derived attributes
+	varSlot map[string]int       // var name -> its source value slot, once compiled
+	common  map[*spec.Field]bool // a routed mapping's fields common to every class
 
 	warned             map[string]bool     // deprecations already reported
 	partitionSlots     [2]int              // slots reserved for partition rules
@@ -159,9 +195,99 @@ func (c *compiler) report(sev diag.Severity, code string, pos diag.Pos, format s
 	return &c.diags[len(c.diags)-1]
 }
 
-// Compile checks a parsed mapping against its OCSF target and builds the plan.
+// Compile checks a parsed mapping with one class against its OCSF target
+// and builds the plan; for a mapping with classes it returns the first
+// class's plan (see CompileAll).
 func Compile(m *spec.Mapping) (*Plan, diag.List) {
-	c := &compiler{m: m, fields: map[string]int{}, lookups: map[string]*lookupTable{}, byPath: map[string]*rule{}, warned: map[string]bool{}}
+	plans, diags := CompileAll(m)
+	if plans == nil {
+		return nil, diags
+	}
+	return plans[0], diags
+}
+
+// CompileAll builds one plan per class the mapping emits, in declared
+// order. Each class's plan holds the common fields and the class's own (a
+// class's rule for a path replaces the common one), checked against that
+// class's schema. The plans share one source-value layout, so a mapper
+// evaluates the vars, drop_when and route once, then the class's rules.
+func CompileAll(m *spec.Mapping) ([]*Plan, diag.List) {
+	if m.Classes == nil {
+		p, diags := compile(m, &sourceFields{index: map[string]int{}}, nil)
+		if p == nil {
+			return nil, diags
+		}
+		return []*Plan{p}, diags
+	}
+	shared := &sourceFields{index: map[string]int{}}
+	common := map[*spec.Field]bool{}
+	for _, f := range m.Fields {
+		common[f] = true
+	}
+	r := &routing{}
+	if m.Route != nil {
+		r.pos = m.Route.Pos
+	}
+	var diags diag.List
+	failed := false
+	for _, cls := range m.Classes {
+		cm := *m
+		// What the class needs is reported at its key, where it is named.
+		cm.OCSF.Class, cm.OCSF.Pos = cls.Name, cls.Name.Pos
+		if cls.ProfilesSet {
+			cm.OCSF.Profiles, cm.OCSF.ProfilesSet = cls.Profiles, true
+		}
+		cm.Fields = classFields(m.Fields, cls.Fields)
+		p, more := compile(&cm, shared, common)
+		diags = append(diags, more...)
+		r.names = append(r.names, cls.Name.Value)
+		if p == nil {
+			failed = true
+			continue
+		}
+		p.routing, p.classIdx = r, len(r.plans)
+		r.plans = append(r.plans, p)
+	}
+	// A common field's problem that has nothing to do with the class is
+	// found once per class: report it once.
+	diags = diags.Unique()
+	diags.Sort()
+	if failed || m.Route == nil || diags.HasErrors() {
+		return nil, diags
+	}
+	for _, p := range r.plans {
+		p.Fields = shared.names // every plan extracts what any of them reads
+	}
+	return r.plans, diags
+}
+
+// classFields is a class's field table: the common fields, but where the
+// class sets the same path, then the class's own.
+func classFields(common, own []*spec.Field) []*spec.Field {
+	mine := map[string]bool{}
+	for _, f := range own {
+		mine[f.Path.Value] = true
+	}
+	out := make([]*spec.Field, 0, len(common)+len(own))
+	for _, f := range common {
+		if !mine[f.Path.Value] {
+			out = append(out, f)
+		}
+	}
+	return append(out, own...)
+}
+
+// sourceFields numbers the source fields the plans of one mapping read.
+type sourceFields struct {
+	index map[string]int
+	names []string
+}
+
+// compile checks a mapping of one class against its OCSF target and builds
+// the plan; fields numbers its source fields, common lists the fields a
+// routed mapping shares among its classes.
+func compile(m *spec.Mapping, fields *sourceFields, common map[*spec.Field]bool) (*Plan, diag.List) {
+	c := &compiler{m: m, fields: fields.index, lookups: map[string]*lookupTable{}, byPath: map[string]*rule{}, warned: map[string]bool{}, common: common}
 	if !c.target() {
 		return nil, c.diags
 	}
@@ -169,7 +295,9 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 		File: m.File, Name: m.Name.Value, Version: m.Version.Value,
 		OCSFVersion: c.cat.Version, Class: c.class, Profiles: c.prof,
 		timeSlot: -1, partition: [2]int{-1, -1}, catalog: c.cat,
+		Fields: fields.names,
 	}
+	defer func() { fields.names = c.p.Fields }()
 	for _, k := range m.Input.Records {
 		c.p.Envelope = append(c.p.Envelope, k.Value)
 	}
@@ -192,6 +320,9 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 	if m.DropWhen != nil {
 		c.p.drop, c.p.dropPos = c.bind(c.compileExpr(m.DropWhen, true)), m.DropWhen.Pos
 	}
+	if m.Route != nil {
+		c.compileRoute()
+	}
 	for _, f := range m.Fields {
 		c.field(f)
 	}
@@ -207,6 +338,34 @@ func Compile(m *spec.Mapping) (*Plan, diag.List) {
 		return nil, c.diags
 	}
 	return c.p, c.diags
+}
+
+// compileRoute compiles the route and checks what it may yield that is
+// known at load time: every string literal it returns names a class of the
+// mapping, and no branch yields a number or another non-string.
+func (c *compiler) compileRoute() {
+	e := c.m.Route
+	c.p.Route = e.Text
+	prog := c.compileExpr(e, false)
+	if prog == nil {
+		return
+	}
+	names := make([]string, len(c.m.Classes))
+	for i, cls := range c.m.Classes {
+		names[i] = cls.Name.Value
+	}
+	for _, s := range prog.Shapes() {
+		switch {
+		case s.Literal != nil:
+			if !contains(names, *s.Literal) {
+				d := c.errorf("M207", e.PosAt(s.Offset), "route yields %q, which is not a class of the mapping (classes: %s)", *s.Literal, strings.Join(names, ", "))
+				d.Suggest = diag.Suggest(*s.Literal, names)
+			}
+		case s.Type != nil && s.Type.Kind() != reflect.Interface && s.Type.Kind() != reflect.String:
+			c.errorf("M207", e.PosAt(s.Offset), "route yields %s, not a class name (classes: %s)", s.Describe(), strings.Join(names, ", "))
+		}
+	}
+	c.p.route = c.bind(prog)
 }
 
 // target resolves the OCSF version, class and profile set.
@@ -321,6 +480,13 @@ func (c *compiler) field(f *spec.Field) {
 	res, err := c.cat.Resolve(c.class.Name, c.prof, f.Path.Value)
 	if err != nil {
 		c.pathError(f.Path, err)
+		if c.common[f] {
+			d := &c.diags[len(c.diags)-1]
+			if d.Detail != "" {
+				d.Detail += "; "
+			}
+			d.Detail += "it is a common field, applied to every class: move it under the fields of the classes that have it"
+		}
 		return
 	}
 	if st, dep := res.Deprecated(); dep && !c.warned[st.Name+st.Owner] {

@@ -140,8 +140,10 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 		"lookups":   func(_, v *yaml.Node) { p.lookups(v, m) },
 		"vars":      func(_, v *yaml.Node) { p.vars(v, m) },
 		"drop_when": func(_, v *yaml.Node) { m.DropWhen = p.expr(v, "drop_when") },
-		"fields":    func(_, v *yaml.Node) { p.fields(v, m) },
+		"fields":    func(_, v *yaml.Node) { m.Fields = p.fields(v, "fields") },
 		"tests":     func(_, v *yaml.Node) { m.Tests = p.strList(v, "tests") },
+		"route":     func(_, v *yaml.Node) { m.Route = p.expr(v, "route") },
+		"classes":   func(_, v *yaml.Node) { p.classes(v, m) },
 	})
 	top := diag.Pos{File: p.file, Line: n.Line, Column: n.Column}
 	switch {
@@ -162,9 +164,7 @@ func (p *parser) mapping(n *yaml.Node, m *Mapping) {
 	if !posSet(m.OCSF.Pos) {
 		p.errorf("M104", top, "missing key \"ocsf\" (version, class and profiles the mapping writes)")
 	}
-	if len(m.Fields) == 0 {
-		p.errorf("M104", top, "the mapping has no fields")
-	}
+	p.routing(m, top)
 	switch m.OnError.Value {
 	case "", "dead_letter", "null_field", "fail":
 	default:
@@ -237,12 +237,78 @@ func (p *parser) target(n *yaml.Node, t *Target) {
 		},
 	})
 	if n.Kind == yaml.MappingNode {
+		t.read = true
 		if !t.Version.Set() {
 			p.errorf("M104", t.Pos, "missing key \"version\" in ocsf")
 		}
-		if !t.Class.Set() {
+	}
+}
+
+// routing checks the keys that go together: a single-class mapping names
+// its class in ocsf and has fields; a routed one names its classes under
+// classes, the version alone in ocsf, and a route to choose among them.
+func (p *parser) routing(m *Mapping, top diag.Pos) {
+	t := m.OCSF
+	if m.Classes == nil {
+		if m.Route != nil {
+			d := p.errorf("M104", m.Route.Pos, "route chooses among the mapping's classes, and it has none: add classes")
+			d.Detail = "classes: {api_activity: {fields: {…}}, authentication: {fields: {…}}}; see \"Routing records to several classes\" in docs/mapping-format.md"
+		}
+		if t.read && !t.Class.Set() {
 			p.errorf("M104", t.Pos, "missing key \"class\" in ocsf")
 		}
+		if len(m.Fields) == 0 {
+			p.errorf("M104", top, "the mapping has no fields")
+		}
+		return
+	}
+	if t.Class.Set() {
+		d := p.errorf("M103", t.Class.Pos, "ocsf.class names the class of a single-class mapping; this one lists its classes under classes")
+		d.Detail = "remove ocsf.class: with classes, ocsf names the version (and the default profiles) only"
+	}
+	if m.Route == nil {
+		d := p.errorf("M104", top, "missing key \"route\": a mapping with classes needs an expression that names each record's class")
+		d.Detail = "e.g. route: 'eventName == \"ConsoleLogin\" ? \"authentication\" : \"api_activity\"'"
+	}
+	for _, c := range m.Classes {
+		if len(m.Fields) == 0 && len(c.Fields) == 0 {
+			p.errorf("M104", c.Name.Pos, "class %s has no fields (and the mapping has no common fields)", c.Name.Value)
+		}
+	}
+}
+
+// classes reads the classes of a routed mapping: class name: {profiles, fields}.
+func (p *parser) classes(n *yaml.Node, m *Mapping) {
+	if n.Kind != yaml.MappingNode {
+		m.Classes = []*Class{} // present: no cascade of errors for a single-class mapping
+		p.errorf("M103", p.pos(n), "classes must be a mapping of OCSF class name: {profiles, fields}, not %s", kindName(n))
+		return
+	}
+	m.Classes = []*Class{}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			p.errorf("M106", p.pos(k), "class %q given twice", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		c := &Class{Name: Str{Value: k.Value, Pos: p.pos(k)}, Pos: p.pos(v)}
+		p.keys(v, "class "+k.Value, map[string]func(k, v *yaml.Node){
+			"profiles": func(_, v *yaml.Node) {
+				c.ProfilesSet = true
+				if v.Kind != yaml.SequenceNode {
+					p.errorf("M103", p.pos(v), "profiles of class %s must be a list, not %s", c.Name.Value, kindName(v))
+					return
+				}
+				c.Profiles = p.strList(v, "a profile")
+			},
+			"fields": func(_, v *yaml.Node) { c.Fields = p.fields(v, "fields of class "+c.Name.Value) },
+		})
+		m.Classes = append(m.Classes, c)
+	}
+	if len(m.Classes) == 0 {
+		p.errorf("M104", p.pos(n), "classes is empty: name at least one OCSF class")
 	}
 }
 
@@ -317,11 +383,13 @@ func scalarValue(v *yaml.Node) any {
 	return v.Value
 }
 
-func (p *parser) fields(n *yaml.Node, m *Mapping) {
+// fields reads a field table: OCSF path: rule.
+func (p *parser) fields(n *yaml.Node, what string) []*Field {
 	if n.Kind != yaml.MappingNode {
-		p.errorf("M103", p.pos(n), "fields must be a mapping of OCSF path: rule, not %s", kindName(n))
-		return
+		p.errorf("M103", p.pos(n), "%s must be a mapping of OCSF path: rule, not %s", what, kindName(n))
+		return nil
 	}
+	var out []*Field
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -332,8 +400,9 @@ func (p *parser) fields(n *yaml.Node, m *Mapping) {
 		seen[k.Value] = true
 		f := &Field{Path: Str{Value: k.Value, Pos: p.pos(k)}, Pos: p.pos(v)}
 		p.field(v, f)
-		m.Fields = append(m.Fields, f)
+		out = append(out, f)
 	}
+	return out
 }
 
 func (p *parser) field(n *yaml.Node, f *Field) {

@@ -3,6 +3,7 @@ package spec
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,12 +52,63 @@ func TestShippedMappingsMatchFormatSchema(t *testing.T) {
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\ninput: {record: [Records]}\nfields: {a: {from: x}}",
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nfields: {a: {each: x, from: y, fields: {b: {from: c}}}}",
 		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\ninput: {records: {a: 1}}\nfields: {a: {from: x}}",
+		// routing: classes without a route, a route without classes, a
+		// class in ocsf beside classes, a class with an unknown key
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0}\nclasses: {a: {fields: {b: {from: x}}}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nroute: '\"c\"'\nfields: {a: {from: x}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0, class: c}\nroute: '\"a\"'\nclasses: {a: {fields: {b: {from: x}}}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0}\nroute: '\"a\"'\nclasses: {a: {feilds: {b: {from: x}}}}",
+		"format: ocsfmap/v1\nmapping: x\nversion: 1\nocsf: {version: 1.1.0}\nfields: {a: {from: x}}",
 	} {
 		if sch.Validate(yamlDoc(t, []byte(bad))) == nil {
 			t.Errorf("format schema accepts:\n%s", bad)
 		}
 		if _, diags := Parse("bad.yaml", []byte(bad)); !diags.HasErrors() {
 			t.Errorf("loader accepts:\n%s", bad)
+		}
+	}
+}
+
+// TestRouting reads a mapping with classes and reports each misuse of
+// route, classes and ocsf.class with its code, where it is.
+func TestRouting(t *testing.T) {
+	head := "format: ocsfmap/v1\nmapping: x\nversion: 1\n"
+	m, diags := Parse("m.yaml", []byte(head+"ocsf: {version: 1.1.0, profiles: [cloud]}\nroute: 'kind == \"login\" ? \"authentication\" : \"api_activity\"'\nfields: {time: {from: t}}\nclasses:\n  api_activity:\n    fields: {api.operation: {from: op}}\n  authentication:\n    profiles: []\n    fields: {activity_id: {value: 1}, time: {from: t2}}\n"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if m.Route == nil || len(m.Classes) != 2 || m.Classes[0].Name.Value != "api_activity" || m.Classes[1].Name.Value != "authentication" {
+		t.Fatalf("route %v, classes %+v", m.Route, m.Classes)
+	}
+	if c := m.Classes[0]; c.ProfilesSet || len(c.Fields) != 1 || c.Fields[0].Path.Value != "api.operation" {
+		t.Errorf("api_activity: %+v", c)
+	}
+	if c := m.Classes[1]; !c.ProfilesSet || len(c.Profiles) != 0 || len(c.Fields) != 2 || c.Name.Pos.Line != 10 {
+		t.Errorf("authentication: %+v", c)
+	}
+	for src, want := range map[string]string{
+		"ocsf: {version: 1.1.0}\nclasses: {a: {fields: {b: {from: x}}}}\n":                           "M104 1:1 missing key \"route\"",
+		"ocsf: {version: 1.1.0, class: c}\nroute: '\"c\"'\nfields: {a: {from: x}}\n":                 "M104 5:8 route chooses among the mapping's classes",
+		"ocsf: {version: 1.1.0, class: c}\nroute: '\"a\"'\nclasses: {a: {fields: {b: {from: x}}}}\n": "M103 4:31 ocsf.class names the class of a single-class mapping",
+		"ocsf: {version: 1.1.0}\nroute: '\"a\"'\nclasses: {a: {feilds: {b: {from: x}}}}\n":           "M102 6:15 unknown key \"feilds\" in class a|M104 6:11 class a has no fields",
+		"ocsf: {version: 1.1.0}\nroute: '\"a\"'\nclasses: {a: {profiles: []}}\n":                     "M104 6:11 class a has no fields",
+		"ocsf: {version: 1.1.0}\nroute: '\"a\"'\nclasses: {}\n":                                      "M104 6:10 classes is empty",
+		"ocsf: {version: 1.1.0}\nroute: '\"a\"'\nclasses: [a]\n":                                     "M103 6:10 classes must be a mapping",
+		"ocsf: {version: 1.1.0}\nroute: '\"a\"'\nclasses: {a: {fields: {b: {from: x}}}, a: {}}\n":    "M106 6:40 class \"a\" given twice",
+		"ocsf: {version: 1.1.0}\nfields: {a: {from: x}}\n":                                           "M104 4:7 missing key \"class\" in ocsf",
+	} {
+		_, diags := Parse("m.yaml", []byte(head+src))
+		var got []string
+		for _, d := range diags {
+			got = append(got, fmt.Sprintf("%s %d:%d %s", d.Code, d.Pos.Line, d.Pos.Column, d.Message))
+		}
+		wants := strings.Split(want, "|")
+		ok := len(got) == len(wants)
+		for i := 0; ok && i < len(got); i++ {
+			ok = strings.HasPrefix(got[i], wants[i])
+		}
+		if !ok {
+			t.Errorf("%s: %q, want %q", src, got, wants)
 		}
 	}
 }

@@ -30,6 +30,23 @@ type Mapping struct {
 	DropWhen *Expr
 	Fields   []*Field
 	Tests    []Str // test files, relative to the mapping file
+
+	// Route picks each record's class among Classes: an expression over
+	// the record and the vars yielding a class name. Both are empty in a
+	// single-class mapping, whose class is OCSF.Class.
+	Route   *Expr
+	Classes []*Class
+}
+
+// Class is one class a routed mapping emits: its own profiles (OCSF's when
+// not set) and its field table, added to the mapping's common Fields (a
+// path set in both takes the class's rule).
+type Class struct {
+	Name        Str // the OCSF class name, the value Route yields for it
+	Profiles    []Str
+	ProfilesSet bool
+	Fields      []*Field
+	Pos         diag.Pos
 }
 
 // Var is a named value: an expression evaluated once per record, before the
@@ -48,7 +65,8 @@ type Input struct {
 	Pos     diag.Pos
 }
 
-// Target is the OCSF version, class and profiles a mapping writes.
+// Target is the OCSF version, class and profiles a mapping writes. A routed
+// mapping names its classes under classes: instead of Class.
 type Target struct {
 	Version  Str
 	Class    Str
@@ -56,6 +74,7 @@ type Target struct {
 	Pos      diag.Pos
 	// ProfilesSet is true when the profiles key is present (an empty list means no profile).
 	ProfilesSet bool
+	read        bool // ocsf was a mapping: its missing keys are reported
 }
 
 // Partition says where the Security Lake partition values come from: an
