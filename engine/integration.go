@@ -113,7 +113,7 @@ func ParseIntegration(path string, src []byte) (*Integration, error) {
 	default:
 		in.Mapping, in.MappingSum = m, sum
 		diags = append(diags, m.Warnings...)
-		if cd := integ.CheckClasses(m.ClassNames()); len(cd) > 0 {
+		if cd := integ.CheckClasses(m.Classes()); len(cd) > 0 {
 			if cd.HasErrors() {
 				fail(path, cd, cd)
 			} else {
@@ -128,16 +128,6 @@ func ParseIntegration(path string, src []byte) (*Integration, error) {
 	}
 	in.warnings = diags
 	return in, nil
-}
-
-// ClassNames are the names of the OCSF classes m can emit, in Plans' order:
-// what an integration file's custom sources are checked against.
-func (m *Mapping) ClassNames() []string {
-	out := make([]string, len(m.Plans))
-	for i, p := range m.Plans {
-		out[i] = p.Class.Name
-	}
-	return out
 }
 
 // loadMappingOnce compiles the mapping at path and returns it with the

@@ -43,10 +43,6 @@ type lakeClass struct {
 	uid     int64
 }
 
-// classesOf returns the classes the mapping at path can emit, in its order.
-// A variable: a test stands in a mapping that routes to several classes.
-var classesOf = mappingClasses
-
 // mappingClasses returns the classes of the mapping at path: every class a
 // compiled mapping routes to, or, for a mapping still being written that
 // does not compile, the ocsf.class it names.
@@ -235,7 +231,7 @@ func runIntegrationInit(args []string, stdout, stderr io.Writer) error {
 		}
 		classes = []lakeClass{c}
 	case *mapping != "":
-		cs, err := classesOf(*mapping)
+		cs, err := mappingClasses(*mapping)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("--mapping: %v", err))
 		}

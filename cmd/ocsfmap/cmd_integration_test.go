@@ -12,25 +12,18 @@ import (
 
 // integration init asks one custom source per class the mapping emits
 // (Security Lake takes one class per custom source) and writes them under
-// custom_sources. The mapping stands in for one that routes records to two
-// classes; the rest is the real command against a fake STS.
+// custom_sources. CloudTrail's mapping routes records to two classes; the
+// rest is the real command against a fake STS.
 func TestIntegrationInitPerClass(t *testing.T) {
 	const region, bucket, account = "us-east-2", "aws-security-data-lake-us-east-2-o-init", "111122223333"
 	lake := startFakeLake(t, region, bucket, "arn:aws:iam::444455556666:role/x", "unused-external-id", account, "AKIAINITWRITER", "init-writer-secret")
 	for k, v := range lake.Env {
 		t.Setenv(k, v)
 	}
-	mapping, err := filepath.Abs("../../mappings/aws-cloudtrail/api_activity_1.1.0.yaml")
+	mapping, err := filepath.Abs("../../mappings/aws-cloudtrail/cloudtrail_1.1.0.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	classesOf = func(path string) ([]lakeClass, error) {
-		if path != mapping {
-			t.Errorf("classes of %s", path)
-		}
-		return []lakeClass{{"api_activity", "API Activity", 6003}, {"authentication", "Authentication", 3002}}, nil
-	}
-	t.Cleanup(func() { classesOf = mappingClasses })
 	cli := func(want int, args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
@@ -94,11 +87,11 @@ func TestIntegrationInitPerClass(t *testing.T) {
 // With its real classes (one), a mapping's source may be given as
 // CLASS=NAME too, and the class must be the mapping's.
 func TestIntegrationInitOneClass(t *testing.T) {
-	mapping := "../../mappings/aws-cloudtrail/authentication_1.1.0.yaml"
+	mapping := "../../mappings/aws-guardduty/detection_finding_1.1.0.yaml"
 	var out, errb bytes.Buffer
 	code := run([]string{"integration", "init", "--region", "us-east-2", "--bucket", "aws-security-data-lake-x",
 		"--mapping", mapping, "--source", "api_activity=ct"}, &out, &errb)
-	if code != 2 || !strings.Contains(errb.String(), "the mapping's class is authentication") {
+	if code != 2 || !strings.Contains(errb.String(), "the mapping's class is detection_finding") {
 		t.Errorf("exit %d:\n%s%s", code, out.String(), errb.String())
 	}
 }
@@ -115,7 +108,7 @@ func TestConnectPerClass(t *testing.T) {
 	for k, v := range lake.Env {
 		t.Setenv(k, v)
 	}
-	mapping, _ := filepath.Abs("../../mappings/aws-cloudtrail/api_activity_1.1.0.yaml")
+	mapping, _ := filepath.Abs("../../mappings/aws-cloudtrail/cloudtrail_1.1.0.yaml")
 	file := filepath.Join(t.TempDir(), "ct.yaml")
 	src := "name: ct\ndestination: amazon-security-lake\nmapping: " + mapping + "\nrole_arn: " + role + "\nexternal_id: " + extID +
 		"\nbucket: " + bucket + "\nregion: " + region + "\npath_style: true\ncustom_sources:\n  api_activity: ext/ct_api/\n  authentication: ext/ct_auth/\n"
@@ -132,13 +125,16 @@ func TestConnectPerClass(t *testing.T) {
 		}
 	}
 
-	// The CloudTrail API Activity mapping emits one class: the file's
-	// authentication source is refused before anything is read.
+	// A source for a class the mapping does not emit is refused before
+	// anything is read.
 	out.Reset()
 	errb.Reset()
+	if err := os.WriteFile(file, []byte(src+"  detection_finding: ext/ct_gd/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	alerts := filepath.Join(t.TempDir(), "none.ndjson")
 	os.WriteFile(alerts, nil, 0o644)
-	if code := run([]string{"run", "-c", file, alerts}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `error[C119]: custom_sources: the mapping emits no class "authentication"`) {
+	if code := run([]string{"run", "-c", file, alerts}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `error[C119]: custom_sources: the mapping emits no class "detection_finding"`) {
 		t.Errorf("run: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 }

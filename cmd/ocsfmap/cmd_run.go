@@ -94,7 +94,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if integ != nil {
 		// -m may replace the file's mapping: its classes must still each
 		// have their custom source.
-		if d := integ.CheckClasses(m.ClassNames()); d.HasErrors() {
+		if d := integ.CheckClasses(m.Classes()); d.HasErrors() {
 			fmt.Fprint(stderr, d.Render())
 			return usageError{fmt.Errorf("%s: %d error(s)", f.integration, countErrors(d))}
 		}
