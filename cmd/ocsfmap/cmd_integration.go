@@ -354,17 +354,19 @@ func writeStarter(path string, force bool, s starter) error {
 	f := integration.IntegrationFile{
 		Comment: fmt.Sprintf("Amazon Security Lake integration (ocsfmap integration init, %s).", time.Now().UTC().Format("2006-01-02")),
 		Name:    s.Name, ExternalID: s.ExternalID, Bucket: s.Bucket, Region: s.Region,
-		Rules: []integration.Rule{
-			{Name: "high-and-critical", Enabled: true, Scope: `lower(risk ?? "") in ["critical", "high"]`},
-			{Name: "everything", Enabled: false, Scope: "true"},
-		},
 	}
+	fields := []string{"risk"} // the placeholder mapping's: Zscaler DSPM's rules
 	if s.Mapping != "" {
 		// The file names its mapping relative to itself.
 		f.Mapping = integration.RelativeMapping(path, s.Mapping)
+		fields = nil
+		if m, err := engine.Load(s.Mapping); err == nil {
+			fields = m.Plan.Fields
+		}
 	} else {
 		f.Mapping, f.MappingNote = "mappings/zscaler-dspm/security_finding_1.1.0.yaml", "edit: the mapping to export with"
 	}
+	f.Rules = integration.StarterRules(fields)
 	placeholder := false
 	roleOf := func(i int) string {
 		if s.Roles[i] != "" {

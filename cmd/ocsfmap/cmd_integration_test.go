@@ -79,6 +79,11 @@ func TestIntegrationInitPerClass(t *testing.T) {
 			t.Errorf("custom source %+v", cs)
 		}
 	}
+	// DSPM's starter rule reads risk, which CloudTrail has not: it would
+	// export nothing, so the file starts by exporting everything.
+	if len(in.Rules) != 1 || in.Rules[0].Name != "everything" || !in.Rules[0].Enabled || in.Rules[0].Scope != "true" {
+		t.Errorf("starter rules %+v", in.Rules)
+	}
 	if len(in.CustomSources) != 2 || in.Prefix != "" || in.RoleARN != "" {
 		t.Errorf("loaded %+v", in)
 	}

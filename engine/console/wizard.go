@@ -437,10 +437,9 @@ func (c *Console) finish(ctx context.Context, wz *wizard) (string, error) {
 		path = filepath.Join(c.o.Dir, wz.Name+".yaml")
 		f = integration.IntegrationFile{
 			Comment: fmt.Sprintf("Amazon Security Lake integration (ocsfmap console, %s).", time.Now().UTC().Format("2006-01-02")),
-			Rules: []integration.Rule{
-				{Name: "high-and-critical", Enabled: true, Scope: `lower(risk ?? "") in ["critical", "high"]`},
-				{Name: "everything", Enabled: false, Scope: "true"},
-			},
+		}
+		if cm := c.loadMapping(wz.Mapping); cm.m != nil {
+			f.Rules = integration.StarterRules(cm.m.Plan.Fields)
 		}
 	}
 	f.Name, f.Destination = wz.Name, wz.Destination

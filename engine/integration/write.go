@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -203,4 +204,20 @@ func WriteIntegrationFile(path string, f IntegrationFile, replace bool) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// StarterRules are the alert rules a new integration file starts with, for
+// a mapping that reads the given source fields. Zscaler DSPM's integration
+// exports high and critical alerts by default, so a mapping that reads
+// `risk` starts there with "everything" beside it, disabled; for any other
+// source a rule over `risk` would export nothing, so it starts with
+// "everything" enabled.
+func StarterRules(fields []string) []Rule {
+	if slices.Contains(fields, "risk") {
+		return []Rule{
+			{Name: "high-and-critical", Enabled: true, Scope: `lower(risk ?? "") in ["critical", "high"]`},
+			{Name: "everything", Enabled: false, Scope: "true"},
+		}
+	}
+	return []Rule{{Name: "everything", Enabled: true, Scope: "true"}}
 }

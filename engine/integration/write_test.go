@@ -82,3 +82,15 @@ func TestRelativeMapping(t *testing.T) {
 		}
 	}
 }
+
+// A source without DSPM's risk field starts by exporting everything; one
+// with it starts with DSPM's high-and-critical rule, "everything" off.
+func TestStarterRules(t *testing.T) {
+	if r := StarterRules([]string{"eventName", "riskScore"}); len(r) != 1 || r[0].Name != "everything" || !r[0].Enabled {
+		t.Errorf("another source: %+v", r)
+	}
+	r := StarterRules([]string{"alert_id", "risk"})
+	if len(r) != 2 || r[0].Name != "high-and-critical" || !r[0].Enabled || r[1].Name != "everything" || r[1].Enabled {
+		t.Errorf("DSPM: %+v", r)
+	}
+}
