@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/ocsfmap/ocsfmap/engine/filter"
 )
 
 // The per-record stages, on a generated corpus of realistic DSPM alerts
@@ -110,4 +112,34 @@ func BenchmarkMapRouted(b *testing.B) {
 		pm.Map(alerts[i%len(alerts)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkRunRules runs the pipeline (read, alert rules, map, check; no
+// sink) on one goroutine with an integration's alert rules on: the default
+// rule an integration starts with (about a third of the alerts exported),
+// and a rule that exports every alert.
+func BenchmarkRunRules(b *testing.B) {
+	alerts, size := benchAlerts(b)
+	data := bytes.Join(alerts, []byte("\n"))
+	m := load(b, shipped[0])
+	for _, tc := range []struct{ name, scope string }{
+		{"default", `lower(risk ?? "") in ["critical", "high"]`},
+		{"everything", "true"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f, diags := filter.Compile([]filter.Rule{{Name: tc.name, Enabled: true, Scope: tc.scope}})
+			if diags.HasErrors() {
+				b.Fatal(diags)
+			}
+			b.SetBytes(size * int64(len(alerts)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := m.Run(b.Context(), []Input{bytesInput("alerts.ndjson", data)}, Options{Filter: f, Workers: 1})
+				if err != nil || c.Read != int64(len(alerts)) {
+					b.Fatal(c, err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(alerts))/b.Elapsed().Seconds(), "records/s")
+		})
+	}
 }

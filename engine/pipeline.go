@@ -421,13 +421,17 @@ type worker struct {
 }
 
 func (m *Mapping) newWorker(opts Options, wantJSON bool) *worker {
-	w := &worker{m: m, mapper: m.Plan.NewMapper(), full: opts.Validation == ValidateFull, wantJSON: wantJSON, onScope: opts.OnScopeError}
+	w := &worker{m: m, full: opts.Validation == ValidateFull, wantJSON: wantJSON, onScope: opts.OnScopeError}
 	for _, p := range m.Plans {
 		w.slots = max(w.slots, p.Slots())
 	}
+	var ruleFields []string
 	if opts.Filter != nil && opts.Filter.Rules() > 0 {
 		w.matcher = opts.Filter.NewMatcher()
+		ruleFields = opts.Filter.Fields()
 	}
+	// One scan of each alert serves the rules and the mapping (issue 21).
+	w.mapper = m.Plan.NewMapper(ruleFields...)
 	return w
 }
 
@@ -442,7 +446,11 @@ func (w *worker) process(b *batch) {
 	for i := range b.items {
 		it := &b.items[i]
 		if w.matcher != nil {
-			rule, err := w.matcher.Match(it.raw)
+			err := w.mapper.Extract(it.raw)
+			var rule string
+			if err == nil {
+				rule, err = w.matcher.MatchValues(it.raw, w.mapper.Extra())
+			}
 			var se *filter.ScopeError
 			if errors.As(err, &se) {
 				it.scope = se
@@ -468,7 +476,13 @@ func (w *worker) process(b *batch) {
 			}
 			it.rule = rule
 		}
-		rec, err := w.mapper.Map(it.raw)
+		var rec *plan.Record
+		var err error
+		if w.matcher != nil {
+			rec, err = w.mapper.MapExtracted()
+		} else {
+			rec, err = w.mapper.Map(it.raw)
+		}
 		if errors.Is(err, plan.ErrDropped) {
 			it.filter = true
 			continue

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ocsfmap/ocsfmap/engine/filter"
 )
 
 const cloudTrail = "../mappings/aws-cloudtrail/cloudtrail_1.1.0.yaml"
@@ -93,6 +95,21 @@ func TestRunRoutes(t *testing.T) {
 	if d.Code != "R409" || d.Path != "route" || !strings.Contains(d.Reason, "route yields nil: the record has no class (classes: api_activity, authentication)") ||
 		!strings.Contains(d.Rule, "cloudtrail.yaml:") || !strings.Contains(d.Raw, `"awsRegion": "us-east-1"`) {
 		t.Fatalf("dead letter %+v", d)
+	}
+
+	// Alert rules read the same one extraction as the route: a rule on
+	// eventName exports only the sign-ins, all of them Authentication.
+	rules, diags := filter.Compile([]filter.Rule{{Name: "sign-ins", Enabled: true, Scope: `eventName == "ConsoleLogin"`}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	signins := &classCollect{m: m}
+	counts, err = m.Run(t.Context(), []Input{bytesInput("in.json", data)}, Options{Sink: signins, DeadLetters: &deadCollect{}, Validation: ValidateFull, Workers: 3, Filter: rules})
+	if err != nil || signins.err != nil {
+		t.Fatal(err, signins.err)
+	}
+	if signins.n[0] != 0 || signins.n[1] != sink.n[1] || counts.Filtered != int64(sink.n[0]+1) {
+		t.Fatalf("with a rule: per class %v (without: %v), counts %+v", signins.n, sink.n, counts)
 	}
 
 	_, err = m.NewDelivery(t.Context(), DeliveryOptions{Dir: t.TempDir()})

@@ -5,6 +5,7 @@ package filter
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/exprenv"
@@ -24,6 +25,7 @@ type Rule struct {
 type Filter struct {
 	rules  []compiled
 	fields []string
+	whole  bool // a scope reads $env, the whole alert
 }
 
 type compiled struct {
@@ -63,6 +65,7 @@ func Compile(rules []Rule) (*Filter, diag.List) {
 			slots[i] = seen[v]
 		}
 		f.rules = append(f.rules, compiled{name: r.Name, prog: prog.Bind(slots)})
+		f.whole = f.whole || prog.Whole()
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -72,6 +75,11 @@ func Compile(rules []Rule) (*Filter, diag.List) {
 
 // Rules is the number of enabled rules.
 func (f *Filter) Rules() int { return len(f.rules) }
+
+// Fields are the source fields the enabled rules' scopes read, in the order
+// MatchValues takes their values: a caller that extracts them with its own
+// (the plan's mapper) scans each alert once.
+func (f *Filter) Fields() []string { return slices.Clone(f.fields) }
 
 // Matcher evaluates a filter for one goroutine.
 type Matcher struct {
@@ -109,11 +117,23 @@ func (m *Matcher) Match(raw []byte) (string, error) {
 	if err := m.ext.Extract(raw, m.vals); err != nil {
 		return "", err
 	}
-	m.runner.SetRecord(raw) // a scope reading $env sees this alert, whole
-	defer m.runner.SetRecord(nil)
+	return m.MatchValues(raw, m.vals)
+}
+
+// MatchValues is Match over the alert's values of the filter's Fields,
+// extracted by the caller from raw, a valid JSON object: vals[i] is the
+// value of Fields()[i]. raw is read only by a scope that reads $env.
+func (m *Matcher) MatchValues(raw []byte, vals []any) (string, error) {
+	if len(vals) != len(m.f.fields) {
+		return "", fmt.Errorf("filter: %d values for %d fields", len(vals), len(m.f.fields))
+	}
+	if m.f.whole {
+		m.runner.SetRecord(raw) // a scope reading $env sees this alert, whole
+		defer m.runner.SetRecord(nil)
+	}
 	var scopeErr *ScopeError
 	for _, r := range m.f.rules {
-		out, err := m.runner.RunFields(r.prog, m.vals)
+		out, err := m.runner.RunFields(r.prog, vals)
 		if err != nil {
 			if scopeErr == nil {
 				scopeErr = &ScopeError{Rule: r.name, Err: err}

@@ -2,9 +2,12 @@ package filter
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/source"
 )
 
 func TestMatch(t *testing.T) {
@@ -64,5 +67,45 @@ func TestNoRulesMatchesNothingToFilter(t *testing.T) {
 	f, _ := Compile(nil)
 	if got, err := f.NewMatcher().Match([]byte(`{}`)); got != "" || err != nil {
 		t.Fatalf("%q %v", got, err)
+	}
+}
+
+// TestMatchValues: matching values extracted by the caller (one scan of the
+// alert for the rules and the mapping) decides as Match does.
+func TestMatchValues(t *testing.T) {
+	f, diags := Compile([]Rule{
+		{Name: "critical", Enabled: true, Scope: `norm(risk) == "critical"`},
+		{Name: "aws-high", Enabled: true, Scope: `lower(risk) == "high" && csp == "AWS"`},
+		{Name: "whole", Enabled: true, Scope: `$env.tier == 1`},
+	})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	fields := f.Fields()
+	if want := []string{"risk", "csp"}; !slices.Equal(fields, want) {
+		t.Fatalf("Fields %q, want %q", fields, want)
+	}
+	m, values := f.NewMatcher(), f.NewMatcher()
+	ext := source.NewExtractor(fields)
+	vals := make([]any, len(fields))
+	for _, alert := range []string{
+		`{"risk": " Critical ", "csp": "GCP"}`,
+		`{"risk": "High", "csp": "AWS"}`,
+		`{"risk": "High", "csp": "Azure", "tier": 1}`,
+		`{"risk": "High", "csp": "Azure"}`,
+		`{"risk": null, "tier": 1}`,
+		`{}`,
+	} {
+		want, wantErr := m.Match([]byte(alert))
+		if err := ext.Extract([]byte(alert), vals); err != nil {
+			t.Fatal(err)
+		}
+		got, err := values.MatchValues([]byte(alert), vals)
+		if got != want || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Errorf("%s: MatchValues %q, %v; Match %q, %v", alert, got, err, want, wantErr)
+		}
+	}
+	if _, err := values.MatchValues([]byte(`{}`), vals[:1]); err == nil {
+		t.Error("MatchValues took one value for two fields")
 	}
 }

@@ -63,13 +63,26 @@ type Mapper struct {
 	classes []*Mapper
 	cur     *Mapper // the last record's class; m itself in a single-class mapping
 	class   int     // the last record's class index; -1 when it could not be routed
+
+	// With extra fields (NewMapper), the record Extract accepted last, for
+	// MapExtracted; nil when there is none to map.
+	extracted []byte
 }
 
 // NewMapper returns a mapper for p. In a mapping with classes it maps each
 // record into the class its route names: Class tells which, and the
 // Record is laid out by that class's plan.
-func (p *Plan) NewMapper() *Mapper {
-	m := p.newMapper(source.NewExtractor(p.Fields), make([]any, len(p.vars)+len(p.Fields)), exprenv.NewRunner())
+//
+// extra are source fields its caller reads too, an integration's alert
+// rules: the mapper extracts them with the mapping's own in one scan of
+// each record, and decodes the mapping's only for a record the caller maps
+// (see Extract).
+func (p *Plan) NewMapper(extra ...string) *Mapper {
+	ext := source.NewExtractor(append(slices.Clip(p.Fields), extra...))
+	if len(extra) > 0 {
+		ext.Defer(len(p.Fields))
+	}
+	m := p.newMapper(ext, make([]any, len(p.vars)+len(p.Fields)+len(extra)), exprenv.NewRunner())
 	if p.routing != nil {
 		m.classes = make([]*Mapper, len(p.routing.plans))
 		for i, q := range p.routing.plans {
@@ -114,13 +127,57 @@ var ErrDropped = errors.New("left out by drop_when")
 // Map maps one JSON record. The error is a *Error for a record that cannot
 // be mapped or fails a check, a *source.SyntaxError for bad JSON.
 func (m *Mapper) Map(raw []byte) (*Record, error) {
+	if err := m.extract(raw); err != nil {
+		return nil, err
+	}
+	return m.mapRecord(raw)
+}
+
+// Extract is the first half of Map for a mapper with extra fields: it
+// validates one JSON record and sets Extra to its values of the extra
+// fields, leaving the mapping's own undecoded. MapExtracted maps the record
+// from there, so a record the caller leaves out costs no more. The error is
+// a *source.SyntaxError for bad JSON.
+func (m *Mapper) Extract(raw []byte) error {
+	m.extracted = nil
 	if m.classes != nil {
 		m.class, m.cur = -1, m
 	}
 	if err := m.ext.Extract(raw, m.src[len(m.p.vars):]); err != nil {
+		return err
+	}
+	m.extracted = raw
+	return nil
+}
+
+// Extra holds the values of the extra fields (NewMapper) in the record
+// Extract accepted last, in their order; all nil when Extract failed. They are
+// valid until the next Extract or Map.
+func (m *Mapper) Extra() []any { return m.src[len(m.p.vars)+len(m.p.Fields):] }
+
+// MapExtracted is the second half of Map: it maps the record Extract
+// accepted last, whose bytes must not have changed since, without scanning
+// it again. A record maps once: without an accepted record since the last
+// MapExtracted, it fails.
+func (m *Mapper) MapExtracted() (*Record, error) {
+	raw := m.extracted
+	if raw == nil {
+		return nil, errors.New("plan: MapExtracted without a record: Extract failed or was not called")
+	}
+	m.extracted = nil
+	if err := m.ext.ExtractDeferred(m.src[len(m.p.vars):]); err != nil {
 		return nil, err
 	}
 	return m.mapRecord(raw)
+}
+
+// extract sets the record's source values, the mapping's and the extra fields'.
+func (m *Mapper) extract(raw []byte) error {
+	if err := m.Extract(raw); err != nil {
+		return err
+	}
+	m.extracted = nil
+	return m.ext.ExtractDeferred(m.src[len(m.p.vars):])
 }
 
 // SoftErrors are the rule failures of the last record that the null_field
@@ -131,10 +188,7 @@ func (m *Mapper) SoftErrors() []*Error { return m.cur.errs }
 // attributes, enum ranges). It exists to prove those checks agree with the
 // JSON Schema: tests validate what would have been written.
 func (m *Mapper) MapUnchecked(raw []byte) (*Record, error) {
-	if m.classes != nil {
-		m.class, m.cur = -1, m
-	}
-	if err := m.ext.Extract(raw, m.src[len(m.p.vars):]); err != nil {
+	if err := m.extract(raw); err != nil {
 		return nil, err
 	}
 	m.noCheck = true

@@ -125,6 +125,49 @@ func BenchmarkExtract(b *testing.B) {
 	})
 }
 
+// BenchmarkExtractDeferred is the alert rules' side of one scan per alert:
+// the rule's field (risk) decoded, the mapping's ~35 deferred. "rule" scans
+// for risk alone (what a filter of its own did), "deferred" adds noting the
+// mapping's fields (what an alert the rules leave out costs), "deferred+rest"
+// decodes them too (an exported alert), "all" decodes every field at once.
+func BenchmarkExtractDeferred(b *testing.B) {
+	recs := make([][]byte, 64)
+	for i := range recs {
+		recs[i] = sampleAlertN(i)
+	}
+	fields := append(append([]string(nil), dspmFields...), "risk")
+	for _, tc := range []struct {
+		name   string
+		fields []string
+		defer_ int
+		rest   bool
+	}{
+		{"rule", []string{"risk"}, 0, false},
+		{"deferred", fields, len(dspmFields), false},
+		{"deferred+rest", fields, len(dspmFields), true},
+		{"all", fields, 0, false},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := NewExtractor(tc.fields)
+			e.Defer(tc.defer_)
+			dst := make([]any, len(tc.fields))
+			b.ReportAllocs()
+			start := cpuTime()
+			for i := 0; b.Loop(); i++ {
+				if err := e.Extract(recs[i%len(recs)], dst); err != nil {
+					b.Fatal(err)
+				}
+				if tc.rest {
+					if err := e.ExtractDeferred(dst); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			reportCPU(b, start, b.N)
+		})
+	}
+}
+
 // BenchmarkReaderNDJSON measures splitting an in-memory NDJSON stream.
 func BenchmarkReaderNDJSON(b *testing.B) {
 	benchmarkReader(b, func(buf *bytes.Buffer, rec []byte) { buf.Write(rec); buf.WriteByte('\n') }, "", "")

@@ -59,6 +59,20 @@ type Extractor struct {
 	arena   []byte // current string chunk; only its unused capacity is ever written
 	box     boxes
 	stack   []any // elements of the arrays being decoded
+
+	// Deferred fields (see Defer): the subtrees whose fields are all
+	// deferred, and per subtree where the last record has its value. data
+	// keeps the record until ExtractDeferred.
+	deferred []*node
+	at       []span
+}
+
+// span is where a deferred value is in the record: from start (-1: the
+// record has none); for a string, which was scanned already, also its end
+// and what str found in it, so decoding it does not scan it again.
+type span struct {
+	start, end int // end is -1 for a value other than a string
+	esc, high  bool
 }
 
 // node is one step of the field tree: the top-level object's keys, and below
@@ -69,6 +83,11 @@ type node struct {
 	table   keyTable         // kids again, for lookups by key bytes
 	lenMask uint64           // bit min(len(key),63) for every key in kids: a cheap pre-filter
 	all     []int            // every slot of this subtree, cleared when the key repeats
+	// With deferred fields: the index of this subtree in Extractor.deferred
+	// when its fields are all deferred and its parent's are not (else -1),
+	// and the deferred subtrees below it, forgotten when the key repeats.
+	deferred int
+	below    []int
 }
 
 // NewExtractor returns an Extractor for fields. Each field is a top-level key
@@ -85,7 +104,51 @@ func NewExtractor(fields []string) *Extractor {
 		n.slots = append(n.slots, i)
 	}
 	e.root.index()
+	e.root.undefer()
 	return e
+}
+
+// Defer makes fields [0,n) deferred: Extract still validates the whole
+// record and decodes the other fields, but only notes where the values of
+// the deferred ones are; [Extractor.ExtractDeferred] decodes them from the
+// same record without scanning it again. A caller that decides from a few
+// fields whether it wants a record (an integration's alert rules) so pays
+// for decoding the rest only when it does. A value wanted by both a deferred
+// and another field is decoded at once. Defer(0) undoes it. Between Extract
+// and ExtractDeferred the Extractor keeps the record's bytes.
+func (e *Extractor) Defer(n int) {
+	e.deferred = e.deferred[:0]
+	e.root.undefer() // the record itself is always scanned
+	for _, c := range e.root.kids {
+		e.deferUnder(c, n)
+	}
+	e.root.below = e.root.below[:0]
+	for i := range e.deferred {
+		e.root.below = append(e.root.below, i)
+	}
+	e.at = slices.Repeat([]span{{start: -1}}, len(e.deferred))
+}
+
+// undefer clears the deferral marks of n's subtree.
+func (n *node) undefer() {
+	n.deferred, n.below = -1, nil
+	for _, c := range n.kids {
+		c.undefer()
+	}
+}
+
+// deferUnder marks the subtrees of n whose slots are all below limit and
+// returns their indexes.
+func (e *Extractor) deferUnder(n *node, limit int) []int {
+	if slices.Max(n.all) < limit {
+		n.deferred = len(e.deferred)
+		e.deferred = append(e.deferred, n)
+		return []int{n.deferred}
+	}
+	for _, c := range n.kids {
+		n.below = append(n.below, e.deferUnder(c, limit)...)
+	}
+	return n.below
 }
 
 func (n *node) kid(k string) *node {
@@ -189,13 +252,58 @@ func (e *Extractor) Extract(raw []byte, dst []any) error {
 	}
 	dst = dst[:len(e.fields)]
 	clear(dst)
+	e.forget(e.root.below)
 	e.data, e.depth = raw, 0
 	err := e.record(dst)
-	e.data = nil
+	if err != nil || len(e.deferred) == 0 {
+		e.data = nil
+	}
 	if err != nil {
 		clear(dst)
+		e.forget(e.root.below)
 	}
 	return err
+}
+
+// ExtractDeferred decodes the deferred fields (see Defer) of the record the
+// last Extract accepted into dst, the same dst; the record's bytes must not
+// have changed since. Without a successful Extract before it, it sets
+// nothing. It can fail only if the record's bytes did change.
+func (e *Extractor) ExtractDeferred(dst []any) error {
+	if e.data == nil {
+		return nil
+	}
+	if len(dst) < len(e.fields) {
+		return fmt.Errorf("source: extract: dst has %d slots for %d fields", len(dst), len(e.fields))
+	}
+	defer func() { e.data = nil }()
+	for k, at := range e.at {
+		if at.start < 0 {
+			continue
+		}
+		e.at[k].start, e.depth = -1, 0
+		n := e.deferred[k]
+		if at.end >= 0 { // a string: the paths below it stay nil
+			v := e.box.str(e.text(e.data[at.start+1:at.end-1], at.esc, at.high))
+			for _, s := range n.slots {
+				dst[s] = v
+			}
+			continue
+		}
+		if _, err := e.decode(at.start, n, dst); err != nil {
+			clear(dst[:len(e.fields)])
+			e.forget(e.root.below)
+			return err
+		}
+	}
+	return nil
+}
+
+// forget drops the noted positions of deferred subtrees.
+func (e *Extractor) forget(subtrees []int) {
+	for _, k := range subtrees {
+		e.at[k].start = -1
+	}
 }
 
 func (e *Extractor) record(dst []any) error {
@@ -317,7 +425,23 @@ func (e *Extractor) object(i int, n *node, dst []any) (int, error) {
 
 // extract reads the value at i for node n.
 func (e *Extractor) extract(i int, n *node, dst []any) (int, error) {
-	for _, s := range n.all { // a repeated key replaces everything the earlier one set
+	if n.deferred >= 0 { // the last of a repeated key wins
+		if i < len(e.data) && e.data[i] == '"' {
+			end, esc, high, err := e.str(i)
+			e.at[n.deferred] = span{start: i, end: end, esc: esc, high: high}
+			return end, err
+		}
+		e.at[n.deferred] = span{start: i, end: -1}
+		return e.skip(i)
+	}
+	// A repeated key replaces everything the earlier one set.
+	e.forget(n.below)
+	return e.decode(i, n, dst)
+}
+
+// decode reads the value at i for node n, its deferred subtrees included.
+func (e *Extractor) decode(i int, n *node, dst []any) (int, error) {
+	for _, s := range n.all {
 		dst[s] = nil
 	}
 	if len(n.slots) > 0 {

@@ -66,7 +66,94 @@ func TestExtract(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Extract(%q)\n got  %#v\n want %#v", tc.in, got, tc.want)
 			}
+			// Deferred or not, every field ends with the same value; the
+			// fields not deferred have theirs after Extract already.
+			for n := 0; n <= len(tc.fields); n++ {
+				e.Defer(n)
+				got := make([]any, len(tc.fields))
+				if err := e.Extract([]byte(tc.in), got); err != nil {
+					t.Fatalf("Defer(%d): Extract(%q): %v", n, tc.in, err)
+				}
+				if !reflect.DeepEqual(got[n:], tc.want[n:]) {
+					t.Errorf("Defer(%d): Extract(%q)\n got  %#v\n want %#v", n, tc.in, got[n:], tc.want[n:])
+				}
+				if err := e.ExtractDeferred(got); err != nil {
+					t.Fatalf("Defer(%d): ExtractDeferred: %v", n, err)
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("Defer(%d): Extract(%q) then ExtractDeferred\n got  %#v\n want %#v", n, tc.in, got, tc.want)
+				}
+			}
 		})
+	}
+}
+
+// TestExtractDeferredIsTheLastRecords: the deferred fields are always those
+// of the record Extract accepted last, never an earlier one's.
+func TestExtractDeferredIsTheLastRecords(t *testing.T) {
+	e := NewExtractor([]string{"name", "tags.env", "risk"})
+	e.Defer(2)
+	dst := make([]any, 3)
+	extract := func(rec string) error {
+		t.Helper()
+		return e.Extract([]byte(rec), dst)
+	}
+	// The first record's deferred fields are never decoded (its rule said no).
+	if err := extract(`{"name":"first","tags":{"env":"prod"},"risk":"low"}`); err != nil {
+		t.Fatal(err)
+	}
+	if dst[0] != nil || dst[1] != nil || dst[2] != "low" {
+		t.Fatalf("after Extract: %#v, want only risk", dst)
+	}
+	// The second has none of them: its own absence is what ExtractDeferred finds.
+	if err := extract(`{"risk":"high"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ExtractDeferred(dst); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dst, []any{nil, nil, "high"}) {
+		t.Errorf("second record: %#v, want nil, nil, high", dst)
+	}
+	// A record that fails to parse leaves nothing to decode, not the last good one's.
+	if err := extract(`{"name":"third","tags":{"env":"dev"},"risk":"x"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := extract(`{"name":"fourth",`); err == nil {
+		t.Fatal("a broken record was accepted")
+	}
+	if err := e.ExtractDeferred(dst); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dst, []any{nil, nil, nil}) {
+		t.Errorf("after a broken record: %#v, want nothing", dst)
+	}
+	// A second ExtractDeferred decodes nothing more.
+	if err := extract(`{"name":"fifth","tags":{"env":"qa"},"risk":"y"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ExtractDeferred(dst); err != nil || !reflect.DeepEqual(dst, []any{"fifth", "qa", "y"}) {
+		t.Fatalf("fifth record: %#v, %v", dst, err)
+	}
+	clear(dst)
+	if err := e.ExtractDeferred(dst); err != nil || !reflect.DeepEqual(dst, []any{nil, nil, nil}) {
+		t.Errorf("ExtractDeferred twice: %#v, %v", dst, err)
+	}
+}
+
+// TestExtractDeferredDoesNotDecode: a deferred value is skipped, not
+// decoded, until it is asked for: that is the point of deferring it.
+func TestExtractDeferredDoesNotDecode(t *testing.T) {
+	rec := []byte(`{"risk":"high","tags":{"a":"1","b":"2","c":[1,2,3]},"name":"x"}`)
+	e := NewExtractor([]string{"tags", "name", "risk"})
+	dst := make([]any, 3)
+	e.Defer(2)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := e.Extract(rec, dst); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Extract with tags deferred allocates %v times per record, want 0", n)
 	}
 }
 

@@ -57,6 +57,21 @@ func FuzzExtract(f *testing.F) {
 			compareFields(t, "Float64", fields, dst, ref, data)
 		}
 
+		// Deferring any leading fields changes nothing but when they are decoded.
+		for n := 1; n <= len(fields); n++ {
+			d := NewExtractor(fields)
+			d.Defer(n)
+			if err := d.Extract(data, dst); (err == nil) != (refErr == nil) {
+				t.Fatalf("Defer(%d): Extract error %v, encoding/json error %v, input %q", n, err, refErr, data)
+			}
+			if err := d.ExtractDeferred(dst); err != nil {
+				t.Fatalf("Defer(%d): ExtractDeferred: %v", n, err)
+			}
+			if refErr == nil {
+				compareFields(t, "Float64 deferred", fields, dst, ref, data)
+			}
+		}
+
 		// With UseNumber, encoding/json accepts numbers beyond float64.
 		var refN map[string]any
 		dec := json.NewDecoder(bytes.NewReader(data))
