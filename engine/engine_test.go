@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,7 +210,7 @@ type deadCollect struct{ items []*DeadLetter }
 func (d *deadCollect) Write(x *DeadLetter) error { d.items = append(d.items, x); return nil }
 
 func bytesInput(name string, data []byte) Input {
-	return Input{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	return BytesInput(name, data)
 }
 
 // TestRunFailPolicyStops: under on_error: fail, the first record a rule

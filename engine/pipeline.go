@@ -57,29 +57,29 @@ func (e *RecordError) Error() string { return e.Code + ": " + e.Msg }
 
 // Counts add up: Read = Written + DeadLettered + Filtered.
 type Counts struct {
-	Read         int64
-	Written      int64
-	DeadLettered int64
-	Filtered     int64
-	Bytes        int64            // input bytes read (decompressed)
-	ByCode       map[string]int64 // dead letters per code
-	ByRule       map[string]int64 // exported records per alert rule
+	Read         int64            `json:"read"`
+	Written      int64            `json:"written"`
+	DeadLettered int64            `json:"dead_lettered"`
+	Filtered     int64            `json:"filtered"`
+	Bytes        int64            `json:"bytes,omitempty"`   // input bytes read (decompressed)
+	ByCode       map[string]int64 `json:"by_code,omitempty"` // dead letters per code
+	ByRule       map[string]int64 `json:"by_rule,omitempty"` // exported records per alert rule
 	// ByClass counts the written records per class name, for a mapping
 	// with several classes (nil for one).
-	ByClass map[string]int64
+	ByClass map[string]int64 `json:"by_class,omitempty"`
 	// ScopeErrors counts alerts no enabled rule exported because a scope
 	// failed to evaluate for them; they are also counted as filtered,
 	// written or dead-lettered, as Options.OnScopeError says.
-	ScopeErrors  int64
-	ByScopeError map[string]*ScopeErrorCount // per rule whose scope failed
+	ScopeErrors  int64                       `json:"scope_errors,omitempty"`
+	ByScopeError map[string]*ScopeErrorCount `json:"by_scope_error,omitempty"` // per rule whose scope failed
 }
 
 // ScopeErrorCount is one rule's scope errors and the first of them.
 type ScopeErrorCount struct {
-	N     int64
-	First string // the first error's message
-	Input string // where the first failing alert was read
-	Line  int
+	N     int64  `json:"n"`
+	First string `json:"first"` // the first error's message
+	Input string `json:"input"` // where the first failing alert was read
+	Line  int    `json:"line"`
 }
 
 // ScopePolicy is what happens to an alert whose rule scope failed to
@@ -110,11 +110,42 @@ func ParseScopePolicy(s string) (ScopePolicy, error) {
 	return 0, fmt.Errorf("on_scope_error %q: one of dead_letter, skip, export", s)
 }
 
-// Input is one named input stream; Open is called when it is its turn.
+// Input is one named input; Open is called when it is its turn and returns
+// its records, already split (see source.Records). A Records with an
+// Envelope method is told the mapping's envelope keys.
 type Input struct {
 	Name string
-	Open func() (io.ReadCloser, error)
+	Open func() (source.Records, error)
 }
+
+// FileInput is the file at path ("-": stdin) as an Input: NDJSON, arrays,
+// objects, envelopes, gzip.
+func FileInput(path string) Input {
+	return Input{Name: path, Open: func() (source.Records, error) { return source.OpenStream(path) }}
+}
+
+// ReaderInput is the byte stream open returns as an Input; Close closes it.
+func ReaderInput(name string, open func() (io.ReadCloser, error)) Input {
+	return Input{Name: name, Open: func() (source.Records, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return closingStream{source.NewStream(name, rc), rc}, nil
+	}}
+}
+
+// BytesInput is the records held in b (an SQS message's body) as an Input.
+func BytesInput(name string, b []byte) Input {
+	return Input{Name: name, Open: func() (source.Records, error) { return source.BytesStream(name, b), nil }}
+}
+
+type closingStream struct {
+	*source.Stream
+	rc io.Closer
+}
+
+func (c closingStream) Close() error { return errors.Join(c.Stream.Close(), c.rc.Close()) }
 
 // Options configure a pipeline run.
 type Options struct {
@@ -127,6 +158,12 @@ type Options struct {
 	Workers      int // mapping goroutines; 0: GOMAXPROCS
 	// Progress, when set, is called from the sink goroutine after every batch.
 	Progress func(Counts)
+	// InputEnd, when set, is told of every input read to its end (err nil)
+	// or that failed to open or read (err says why); then an input's failure
+	// does not stop the run: its records read before stand, and the next
+	// input is read. Inputs left unread when ctx ends are not reported.
+	// Called from the reading goroutine.
+	InputEnd func(input string, err error)
 }
 
 // ErrFailPolicy is returned when a record fails under on_error: fail.
@@ -178,7 +215,7 @@ func (m *Mapping) Run(ctx context.Context, inputs []Input, opts Options) (Counts
 	// The raw bytes of delivered records come back to the reader too.
 	rawFree := make(chan []byte, batchSize*(workers*4+2))
 	readErr := make(chan error, 1)
-	go func() { readErr <- readInputs(ctx, inputs, m.Plan.Envelope, raw, free, rawFree) }()
+	go func() { readErr <- readInputs(ctx, inputs, m.Plan.Envelope, raw, free, rawFree, opts.InputEnd) }()
 	var wg sync.WaitGroup
 	wantJSON := opts.Sink != nil && opts.Sink.WantsJSON()
 	for range workers {
@@ -288,14 +325,14 @@ func (m *Mapping) deliver(b *batch, opts Options, c *Counts) error {
 // a read blocked on an endless stream must not keep a batch of records that
 // already arrived from the sink (idle flush), nor a cancelled run from
 // finishing (the blocked read is abandoned; the process is ending).
-func readInputs(ctx context.Context, inputs []Input, envelope []string, out chan<- *batch, free <-chan *batch, rawFree <-chan []byte) error {
+func readInputs(ctx context.Context, inputs []Input, envelope []string, out chan<- *batch, free <-chan *batch, rawFree <-chan []byte, inputEnd func(string, error)) error {
 	defer close(out)
 	items := make(chan item, 4*batchSize)
 	errc := make(chan error, 1)
 	var read atomic.Int64
 	go func() {
 		defer close(items)
-		errc <- scanInputs(ctx, inputs, envelope, items, &read, rawFree)
+		errc <- scanInputs(ctx, inputs, envelope, items, &read, rawFree, inputEnd)
 	}()
 	// A delivered batch comes back through free to be filled again.
 	next := func() *batch {
@@ -372,40 +409,53 @@ func readInputs(ctx context.Context, inputs []Input, envelope []string, out chan
 const idleFlush = 100 * time.Millisecond
 
 // scanInputs reads every input in turn and sends its records, copied into
-// buffers of delivered records where there are some.
-func scanInputs(ctx context.Context, inputs []Input, envelope []string, items chan<- item, read *atomic.Int64, rawFree <-chan []byte) error {
+// buffers of delivered records where there are some. With inputEnd, an
+// input's failure is reported there and the next input is read.
+func scanInputs(ctx context.Context, inputs []Input, envelope []string, items chan<- item, read *atomic.Int64, rawFree <-chan []byte, inputEnd func(string, error)) error {
 	for _, in := range inputs {
-		rc, err := in.Open()
-		if err != nil {
-			return err // os errors name the file already
+		if ctx.Err() != nil {
+			return nil
 		}
-		r := source.NewReader(in.Name, rc)
-		r.Envelope(envelope...)
-		var before int64
-		for ctx.Err() == nil {
-			rec, err := r.Next()
-			read.Add(r.Bytes() - before)
-			before = r.Bytes()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				r.Close()
-				rc.Close()
-				return err
-			}
-			var buf []byte
-			select {
-			case buf = <-rawFree:
-			default:
-			}
-			select {
-			case items <- item{input: in.Name, line: rec.Line, index: rec.Index, raw: append(buf[:0], rec.Raw...)}:
-			case <-ctx.Done():
-			}
+		err := scanInput(ctx, in, envelope, items, read, rawFree)
+		switch {
+		case inputEnd == nil && err != nil:
+			return err
+		case inputEnd != nil && (err != nil || ctx.Err() == nil):
+			inputEnd(in.Name, err)
 		}
-		r.Close()
-		rc.Close()
+	}
+	return nil
+}
+
+// scanInput sends one input's records; nil when it was read to its end or
+// ctx ended first.
+func scanInput(ctx context.Context, in Input, envelope []string, items chan<- item, read *atomic.Int64, rawFree <-chan []byte) error {
+	recs, err := in.Open()
+	if err != nil {
+		return err // os errors name the file already
+	}
+	defer recs.Close()
+	if e, ok := recs.(interface{ Envelope(...string) }); ok {
+		e.Envelope(envelope...)
+	}
+	var before int64
+	for ctx.Err() == nil {
+		more := recs.Next()
+		read.Add(recs.Bytes() - before)
+		before = recs.Bytes()
+		if !more {
+			return recs.Err()
+		}
+		var buf []byte
+		select {
+		case buf = <-rawFree:
+		default:
+		}
+		line, index := recs.Where()
+		select {
+		case items <- item{input: in.Name, line: line, index: index, raw: append(buf[:0], recs.Record()...)}:
+		case <-ctx.Done():
+		}
 	}
 	return nil
 }
@@ -548,4 +598,38 @@ func (c Counts) SortedCodes() []string {
 		return codes[i] < codes[j]
 	})
 	return codes
+}
+
+// Add adds o's counts to c.
+func (c *Counts) Add(o Counts) {
+	c.Read += o.Read
+	c.Written += o.Written
+	c.DeadLettered += o.DeadLettered
+	c.Filtered += o.Filtered
+	c.Bytes += o.Bytes
+	c.ScopeErrors += o.ScopeErrors
+	for rule, e := range o.ByScopeError {
+		if c.ByScopeError == nil {
+			c.ByScopeError = map[string]*ScopeErrorCount{}
+		}
+		if cur, ok := c.ByScopeError[rule]; ok {
+			cur.N += e.N
+		} else {
+			first := *e
+			c.ByScopeError[rule] = &first
+		}
+	}
+	addTo(&c.ByCode, o.ByCode)
+	addTo(&c.ByRule, o.ByRule)
+	addTo(&c.ByClass, o.ByClass)
+}
+
+// addTo adds the counts of src to *dst, making it when it is nil.
+func addTo(dst *map[string]int64, src map[string]int64) {
+	for k, n := range src {
+		if *dst == nil {
+			*dst = map[string]int64{}
+		}
+		(*dst)[k] += n
+	}
 }

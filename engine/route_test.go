@@ -111,12 +111,6 @@ func TestRunRoutes(t *testing.T) {
 	if signins.n[0] != 0 || signins.n[1] != sink.n[1] || counts.Filtered != int64(sink.n[0]+1) {
 		t.Fatalf("with a rule: per class %v (without: %v), counts %+v", signins.n, sink.n, counts)
 	}
-
-	_, err = m.NewDelivery(t.Context(), DeliveryOptions{Dir: t.TempDir()})
-	var oe *OptionsError
-	if !errors.As(err, &oe) || !strings.Contains(err.Error(), "emits 2 classes (api_activity, authentication); delivery per class is not supported yet") {
-		t.Fatalf("NewDelivery of a routed mapping: %v", err)
-	}
 }
 
 // classCollect checks that each record is of the class Result.Class says,

@@ -27,15 +27,8 @@ import (
 type batch struct {
 	msgs   []*message
 	inputs []*input
-	byKey  map[string]*input        // dedup: an SQS body by message id, an object by bucket/key/version/etag
-	byName map[string]*input        // engine input name → input
-	parts  map[part]map[string]bool // partition → contributors of its records
-	// The last placed record's input and partition: records of one input
-	// mostly share a partition.
-	last    *input
-	lastKey part
-	lastDay int64
-	lastOK  bool
+	byKey  map[string]*input // dedup: an SQS body by message id, an object by bucket/key/version/etag
+	byName map[string]*input // engine input name → input
 }
 
 // message is what gets retried as a whole: an SQS message.
@@ -48,24 +41,19 @@ type message struct {
 // input is one stream of alerts: an SQS body or an S3 object.
 type input struct {
 	name string // the engine.Input name; unique in the batch
-	// contributor names what this input puts in a file: the message id
+	// contributor names what this input puts in the batch: the message id
 	// for a body, the object (bucket, key, version, ETag) for an object. A
-	// redelivery of the same contributors rebuilds the same object keys.
+	// redelivery of the same contributors is the same batch, and rebuilds
+	// the same object keys.
 	contributor string
 	body        []byte
 	obj         *object
 	file        string // the object, fetched
-	counts      engine.Counts
-	parts       map[part]bool // partitions its written records went to
-	err         error         // not delivered: its messages fail
-	done        bool          // read to the end
+	err         error  // not delivered: its messages fail
 }
 
-// part is a partition as the object key spells it.
-type part struct{ region, account, day string }
-
 func newBatch() *batch {
-	return &batch{byKey: map[string]*input{}, byName: map[string]*input{}, parts: map[part]map[string]bool{}}
+	return &batch{byKey: map[string]*input{}, byName: map[string]*input{}}
 }
 
 func (b *batch) message(id string) *message {
@@ -123,70 +111,8 @@ func (m *message) why() string {
 	return m.note
 }
 
-// place records where a written record went; called for every record, in
-// input order, from one goroutine.
-func (b *batch) place(name string, p engine.Placement) {
-	if b.last == nil || b.last.name != name {
-		b.last, b.lastOK = b.byName[name], false
-	}
-	if b.lastOK && b.lastDay == p.Day && b.lastKey.region == p.Region && b.lastKey.account == p.Account {
-		return // the same partition as the record before
-	}
-	in := b.last
-	k := part{region: strings.Clone(p.Region), account: strings.Clone(p.Account), day: p.EventDay()}
-	b.lastKey, b.lastDay, b.lastOK = k, p.Day, true
-	if in.parts == nil {
-		in.parts = map[part]bool{}
-	}
-	in.parts[k] = true
-	c := b.parts[k]
-	if c == nil {
-		c = map[string]bool{}
-		b.parts[k] = c
-	}
-	c[in.contributor] = true
-}
-
-// fileName names a partition's n-th file of this batch from the
-// contributors of its records: a redelivered batch rebuilds the same key,
-// and its upload overwrites. The name is UUID-shaped (version 8, RFC 9562)
-// like the lake writer's own.
-func (b *batch) fileName(keyDir string, n int) string {
-	contributors := b.parts[partOf(keyDir)]
-	ids := make([]string, 0, len(contributors))
-	for c := range contributors {
-		ids = append(ids, c)
-	}
-	if len(ids) == 0 { // not expected: every file holds placed records
-		for _, in := range b.inputs {
-			ids = append(ids, in.contributor)
-		}
-	}
-	slices.Sort(ids)
-	h := sha256.New()
-	fmt.Fprintf(h, "ocsfmap-lambda\x00%s\x00%d\x00%s", keyDir, n, strings.Join(ids, "\x01"))
-	s := h.Sum(nil)
-	s[6] = s[6]&0x0f | 0x80
-	s[8] = s[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
-}
-
-// partOf reads the partition from a key folder
-// (…/region=<r>/accountId=<a>/eventDay=<d>), whatever the keys are named.
-func partOf(keyDir string) part {
-	segs := strings.Split(keyDir, "/")
-	val := func(i int) string {
-		if i < 0 {
-			return ""
-		}
-		_, v, _ := strings.Cut(segs[i], "=")
-		return v
-	}
-	n := len(segs)
-	return part{region: val(n - 3), account: val(n - 2), day: val(n - 1)}
-}
-
-// batchID names the batch's dead-letter object: the same inputs, the same key.
+// batchID names the batch, its files and its dead-letter object: the
+// same inputs, the same keys.
 func (b *batch) batchID() string {
 	ids := make([]string, len(b.inputs))
 	for i, in := range b.inputs {
@@ -214,22 +140,14 @@ func budgetOf(ctx context.Context, now time.Time) budget {
 	return budget{mapBy: now.Add(left * 6 / 10), uploadBy: deadline.Add(-reserve), end: end}
 }
 
-// deliver maps the batch's inputs into one delivery (one file per
-// partition), uploads the files and decides which inputs are not in S3.
+// deliver delivers the batch's inputs as one engine batch (one file per
+// partition, named from the batch) and decides which inputs are not in S3.
 func (h *handler) deliver(ctx context.Context, b *batch) {
 	start := time.Now()
 	bud := budgetOf(ctx, start)
 	if len(b.inputs) == 0 {
 		return
 	}
-	// What an earlier invocation left is rebuilt by its redelivery; nothing
-	// else is staged.
-	if err := os.RemoveAll(h.integ.StagingDir); err != nil {
-		h.failAll(b, fmt.Errorf("clear staging: %w", err))
-		return
-	}
-	dlPath := filepath.Join(h.cfg.WorkDir, "dead-letters.ndjson")
-	os.Remove(dlPath)
 	objDir := filepath.Join(h.cfg.WorkDir, "objects")
 	os.RemoveAll(objDir)
 	defer os.RemoveAll(objDir)
@@ -237,79 +155,25 @@ func (h *handler) deliver(ctx context.Context, b *batch) {
 	mapCtx, cancelMap := context.WithDeadline(ctx, bud.mapBy)
 	defer cancelMap()
 	h.fetch(mapCtx, b, objDir)
-
-	named := 0
-	d, err := h.m.NewDelivery(mapCtx, engine.DeliveryOptions{
-		Integration: h.integ, Deliverer: h.dl,
-		// One file per partition per batch: the files are cut by size
-		// only, so a redelivery cuts them at the same records.
-		RollAge:     100 * 365 * 24 * time.Hour,
-		Memory:      h.cfg.Memory,
-		DeadLetters: dlPath,
-		FileName: func(keyDir string, n int) string {
-			named++
-			return b.fileName(keyDir, n)
-		},
-		Logger: h.log,
-	})
-	if err != nil {
-		h.failAll(b, err)
-		return
-	}
-	var fatal error
-	var own []*engine.DeadLetter // bodies whose record boundaries were lost
+	var inputs []engine.Input
 	for _, in := range b.inputs {
-		if in.err != nil {
-			continue
-		}
-		if mapCtx.Err() != nil {
-			in.err = errors.New("not read before the invocation's deadline")
-			continue
-		}
-		counts, err := d.RunPlaced(mapCtx, []engine.Input{in.engineInput(h.cfg.MaxRecord, h.cfg.MaxObject)}, b.place)
-		in.counts = counts
-		switch {
-		case err == nil && !in.done && mapCtx.Err() != nil:
-			// Run stops reading only when the context ends.
-			in.err = errors.New("not read to the end before the invocation's deadline")
-		case err == nil:
-		case readError(err) && in.obj == nil:
-			// A body whose record boundaries are lost (a broken JSON
-			// array): what was read stands, the body is a dead letter.
-			dl := &engine.DeadLetter{Input: in.name, Code: "R400", Reason: "invalid JSON: " + err.Error() +
-				fmt.Sprintf(" (%d record(s) before it were read)", counts.Read)}
-			dl.SetRaw(in.body)
-			own = append(own, dl)
-			in.counts.DeadLettered++
-		case readError(err):
-			in.err = fmt.Errorf("%s: %w", in.name, err) // the object stays in the staging bucket
-		default:
-			in.err = err
-			if !errors.Is(err, engine.ErrFailPolicy) {
-				fatal = err
-			}
+		if in.err == nil {
+			inputs = append(inputs, in.engineInput(h.cfg.MaxRecord, h.cfg.MaxObject))
 		}
 	}
-	mapped := time.Now()
-	closeCtx, cancelClose := context.WithDeadline(ctx, bud.uploadBy)
-	defer cancelClose()
-	rep, closeErr := d.Close(closeCtx)
-	closed := time.Now()
-
-	// Which partitions are not in S3: the files still staged. A file the
-	// lake could not write leaves no trace: then every written record is
-	// taken as undelivered.
-	failedParts := map[part]bool{}
-	staged, scanErr := stagedParts(h.integ.StagingDir)
-	for k := range staged {
-		failedParts[k] = true
-	}
-	allFailed := fatal != nil || scanErr != nil || rep.Lake.Files != int64(named)
-	b.undelivered(failedParts, allFailed, firstErr(closeErr, fatal, scanErr))
+	upCtx, cancelUp := context.WithDeadline(ctx, bud.uploadBy)
+	defer cancelUp()
+	dlPath := filepath.Join(h.cfg.WorkDir, "dead-letters.ndjson")
+	rep, err := h.m.Deliver(upCtx, engine.Batch{ID: b.batchID(), Inputs: inputs, DeadLetters: dlPath, ReadCtx: mapCtx}, h.delivery)
+	own := b.outcome(rep, err)
 	dlErr := h.deadLetters(bud, b, dlPath, own)
 	if dlErr != nil {
+		ownDead := map[string]bool{}
+		for _, d := range own {
+			ownDead[d.Input] = true
+		}
 		for _, in := range b.inputs {
-			if in.err == nil && in.counts.DeadLettered > 0 {
+			if o := rep.Inputs[in.name]; in.err == nil && (ownDead[in.name] || o != nil && o.DeadLettered > 0) {
 				in.err = fmt.Errorf("dead letters not kept: %w", dlErr)
 			}
 		}
@@ -320,35 +184,65 @@ func (h *handler) deliver(ctx context.Context, b *batch) {
 			failed++
 		}
 	}
+	var uploaded, bytes int64
+	for _, f := range rep.Files {
+		if f.Err == nil {
+			uploaded++
+			bytes += f.Bytes
+		}
+	}
 	lvl := h.log.Info
 	if failed > 0 {
 		lvl = h.log.Warn
 	}
 	lvl("batch delivered", "messages", len(b.msgs), "inputs", len(b.inputs), "failed_messages", failed,
 		"read", rep.Read, "written", rep.Written, "filtered", rep.Filtered, "dead_lettered", rep.DeadLettered+int64(len(own)),
-		"files", rep.Lake.Files, "uploaded", rep.Uploaded.Objects, "bytes", rep.Uploaded.Bytes, "not_uploaded", len(staged),
-		"took", time.Since(start).Round(time.Millisecond).String(),
-		"fetch_map_took", mapped.Sub(start).Round(time.Millisecond).String(),
-		"write_upload_took", closed.Sub(mapped).Round(time.Millisecond).String(),
-		"err", firstErr(closeErr, fatal, dlErr))
+		"files", len(rep.Files), "uploaded", uploaded, "bytes", bytes, "not_uploaded", int64(len(rep.Files))-uploaded,
+		"took", time.Since(start).Round(time.Millisecond).String(), "err", firstErr(err, dlErr))
 }
 
-// undelivered fails each input with a written record in a partition whose
-// file is not in S3 (in any partition, when all is true); inputs whose
-// records were all filtered or dead-lettered have no partition and stay
-// delivered.
-func (b *batch) undelivered(failed map[part]bool, all bool, cause error) {
+// outcome fails each input with a record not delivered: in a file that
+// did not reach S3, in any file when the lake failed, or not read to its
+// end. A body whose record boundaries were lost (a broken JSON array) is
+// the exception: what was read of it stands, and the body becomes a dead
+// letter, returned. An input with no record in a file (all filtered or
+// dead-lettered) never fails with the files.
+func (b *batch) outcome(rep engine.BatchReport, err error) (own []*engine.DeadLetter) {
+	inFailedFile := map[string]error{}
+	for _, f := range rep.Files {
+		for _, name := range f.Inputs {
+			if f.Err != nil && inFailedFile[name] == nil {
+				inFailedFile[name] = fmt.Errorf("records in %s not delivered: %w", f.Key, f.Err)
+			}
+		}
+	}
 	for _, in := range b.inputs {
 		if in.err != nil {
 			continue
 		}
-		for k := range in.parts {
-			if all || failed[k] {
-				in.err = fmt.Errorf("records of partition %s/%s/%s not delivered: %v", k.region, k.account, k.day, cause)
-				break
-			}
+		o := rep.Inputs[in.name]
+		switch {
+		case o == nil:
+			in.err = fmt.Errorf("not delivered: %v", err)
+		case inFailedFile[in.name] != nil:
+			in.err = inFailedFile[in.name]
+		case !rep.FilesWritten && o.Written > 0:
+			in.err = fmt.Errorf("records not delivered: %v", err)
+		case o.Err == nil:
+		case readError(o.Err) && in.obj == nil:
+			dl := &engine.DeadLetter{Input: in.name, Code: "R400", Reason: "invalid JSON: " + o.Err.Error() +
+				fmt.Sprintf(" (%d record(s) before it were read)", o.Written+o.DeadLettered)}
+			dl.SetRaw(in.body)
+			own = append(own, dl)
+		case readError(o.Err):
+			in.err = fmt.Errorf("%s: %w", in.name, o.Err) // the object stays in the staging bucket
+		case o.Err == engine.ErrUnread && err != nil:
+			in.err = fmt.Errorf("%w: %v", o.Err, err)
+		default:
+			in.err = o.Err
 		}
 	}
+	return own
 }
 
 func firstErr(errs ...error) error {
@@ -358,15 +252,6 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
-}
-
-func (h *handler) failAll(b *batch, err error) {
-	h.log.Error("batch not delivered", "err", err)
-	for _, in := range b.inputs {
-		if in.err == nil {
-			in.err = err
-		}
-	}
 }
 
 // readError is an input that cannot be read as alerts (as opposed to the
@@ -379,9 +264,9 @@ func readError(err error) bool {
 }
 
 // engineInput opens the body or the fetched object, decompressed and
-// bounded (see limitedInput); reaching its end marks the input read.
+// bounded (see limitedInput).
 func (in *input) engineInput(maxRecord, maxObject int64) engine.Input {
-	return engine.Input{Name: in.name, Open: func() (io.ReadCloser, error) {
+	return engine.ReaderInput(in.name, func() (io.ReadCloser, error) {
 		var r io.ReadCloser
 		if in.obj != nil {
 			f, err := os.Open(in.file)
@@ -392,21 +277,8 @@ func (in *input) engineInput(maxRecord, maxObject int64) engine.Input {
 		} else {
 			r = io.NopCloser(bytes.NewReader(in.body))
 		}
-		return &eofMark{ReadCloser: newLimitedInput(in.name, r, maxRecord, maxObject), done: &in.done}, nil
-	}}
-}
-
-type eofMark struct {
-	io.ReadCloser
-	done *bool
-}
-
-func (e *eofMark) Read(p []byte) (int, error) {
-	n, err := e.ReadCloser.Read(p)
-	if err == io.EOF {
-		*e.done = true
-	}
-	return n, err
+		return newLimitedInput(in.name, r, maxRecord, maxObject), nil
+	})
 }
 
 // fetch copies each object to a local file before any is mapped, a few at
@@ -472,23 +344,4 @@ func (h *handler) fetchOne(ctx context.Context, in *input) error {
 		return fmt.Errorf("%s: %w: over %d bytes (OCSFMAP_MAX_OBJECT)", in.name, errObjectTooLarge, h.cfg.MaxObject)
 	}
 	return f.Close()
-}
-
-// stagedParts lists the partitions of the files left in staging.
-func stagedParts(dir string) (map[part]bool, error) {
-	out := map[part]bool{}
-	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".parquet") && !strings.HasPrefix(e.Name(), ".") {
-			rel, _ := filepath.Rel(dir, filepath.Dir(p))
-			out[partOf(filepath.ToSlash(rel))] = true
-		}
-		return nil
-	})
-	return out, err
 }

@@ -24,12 +24,12 @@ import (
 // mapping, the integration, and the Deliverer whose assumed-role
 // credentials stay cached (and are refreshed before they expire).
 type handler struct {
-	cfg     config
-	m       *engine.Mapping
-	integ   *integration.Integration // StateDir and StagingDir under cfg.WorkDir
-	dl      *store.Deliverer
-	objects *store.Objects // the staging bucket, and dead letters in S3
-	log     *slog.Logger
+	cfg      config
+	m        *engine.Mapping
+	integ    *integration.Integration // StateDir and StagingDir under cfg.WorkDir
+	delivery engine.DeliverConfig
+	objects  *store.Objects // the staging bucket, and dead letters in S3
+	log      *slog.Logger
 }
 
 func newHandler(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) {
@@ -68,7 +68,15 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (*handler, er
 	}
 	log.Info("ocsfmap-lambda ready", "integration", integ.Name, "mapping", m.Plan.Name,
 		"bucket", integ.Bucket, "prefix", integ.KeyPrefix(), "dead_letters", cfg.DeadLetters, "memory", cfg.Memory)
-	return &handler{cfg: cfg, m: m, integ: integ, dl: dl, objects: objects, log: log}, nil
+	// A container starts with nothing staged: files left by an invocation
+	// that timed out are rebuilt by the redelivery of its messages.
+	if err := os.RemoveAll(integ.StagingDir); err != nil {
+		return nil, err
+	}
+	return &handler{cfg: cfg, m: m, integ: integ, objects: objects, log: log, delivery: engine.DeliverConfig{
+		Destination: engine.IntegrationLake(integ, dl), Integration: integ,
+		Memory: cfg.Memory, Logger: log,
+	}}, nil
 }
 
 // Invoke takes an SQS event (answered with the messages to retry) or an S3

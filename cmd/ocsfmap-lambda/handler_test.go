@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/source"
 )
 
 // newTestHandler is the function in this process, against the fake lake.
@@ -153,37 +154,6 @@ func TestEventShapes(t *testing.T) {
 	})
 }
 
-// TestFileNames: a partition's file name depends on the contributors of its
-// records only, not on the order they came in nor on other partitions.
-func TestFileNames(t *testing.T) {
-	mk := func(ids ...string) *batch {
-		b := newBatch()
-		for _, id := range ids {
-			b.body(b.message(id), nil)
-		}
-		return b
-	}
-	a, b := mk("m1", "m2", "m3"), mk("m3", "m1", "m2", "m4")
-	dir := "ext/dspmalerts/region=us-east-1/accountId=123456789012/eventDay=20261101"
-	p := partOf(dir)
-	for _, x := range []*batch{a, b} {
-		x.parts[p] = map[string]bool{"sqs\x00m1": true, "sqs\x00m3": true}
-	}
-	if a.fileName(dir, 0) != b.fileName(dir, 0) {
-		t.Fatal("the same contributors named different files")
-	}
-	if a.fileName(dir, 0) == a.fileName(dir, 1) {
-		t.Fatal("the n-th file of a partition must differ")
-	}
-	b.parts[p]["sqs\x00m4"] = true
-	if a.fileName(dir, 0) == b.fileName(dir, 0) {
-		t.Fatal("other contributors must name another file")
-	}
-	if want := (part{"us-east-1", "123456789012", "20261101"}); p != want {
-		t.Fatalf("partOf = %+v", p)
-	}
-}
-
 // TestSampleEvent: the sample SQS event the docs invoke the emulator with
 // is delivered whole.
 func TestSampleEvent(t *testing.T) {
@@ -213,50 +183,70 @@ func TestSampleEvent(t *testing.T) {
 	}
 }
 
-// TestUndelivered: exactly the messages with a record in a partition whose
-// file did not reach S3 are failed; a message whose records were all
-// filtered or dead-lettered (no partition) never is; a message sharing an
-// input (the same object twice) fails with it.
+// TestUndelivered: exactly the messages with a record in a file that did
+// not reach S3 are failed; a message whose records were all filtered or
+// dead-lettered (in no file) never is; a message sharing an input (the same
+// object twice) fails with it; a body whose array breaks is a dead letter,
+// an object that breaks fails its message.
 func TestUndelivered(t *testing.T) {
 	b := newBatch()
-	m1, m2, m3, m4 := b.message("m1"), b.message("m2"), b.message("m3"), b.message("m4")
+	m1, m2, m3, m4, m5, m6 := b.message("m1"), b.message("m2"), b.message("m3"), b.message("m4"), b.message("m5"), b.message("m6")
 	b.body(m1, nil)
 	b.body(m2, nil)
-	b.body(m3, nil) // every record dead-lettered or filtered: never placed
+	b.body(m3, nil) // every record dead-lettered or filtered: in no file
 	o := object{bucket: "staging", key: "a.ndjson", etag: "e"}
 	b.object(m1, o)
 	b.object(m4, o)
-	pa := engine.Placement{Region: "us-east-1", Account: "123456789012", Day: 20758}
-	pb := engine.Placement{Region: "eu-west-1", Account: "123456789012", Day: 20758}
-	b.place("sqs:m1", pa)
-	b.place("sqs:m2", pa)
-	b.place("sqs:m2", pb)
-	b.place("s3://staging/a.ndjson", pb)
-	if len(b.inputs) != 4 || len(m4.inputs) != 1 || m4.inputs[0] != m1.inputs[1] {
+	b.body(m5, []byte(`[{"a":1} {"a":2}]`))
+	b.object(m6, object{bucket: "staging", key: "b.ndjson", etag: "f"})
+	if len(b.inputs) != 6 || len(m4.inputs) != 1 || m4.inputs[0] != m1.inputs[1] {
 		t.Fatalf("the object named twice should be one input: %d inputs", len(b.inputs))
 	}
-	failedB := map[part]bool{{"eu-west-1", "123456789012", "20261101"}: true}
-	b.undelivered(failedB, false, errors.New("upload failed"))
+	broken := &source.SyntaxError{Msg: "expected , or ]"}
+	rep := engine.BatchReport{FilesWritten: true, Inputs: map[string]*engine.InputOutcome{
+		"sqs:m1": {Written: 1}, "sqs:m2": {Written: 2}, "sqs:m3": {DeadLettered: 1},
+		"s3://staging/a.ndjson": {Written: 1}, "sqs:m5": {Written: 1, Err: broken},
+		"s3://staging/b.ndjson": {Err: broken},
+	}, Files: []engine.FileOutcome{
+		{Key: "a", Inputs: []string{"sqs:m1", "sqs:m2"}},
+		{Key: "b", Inputs: []string{"s3://staging/a.ndjson", "sqs:m2", "sqs:m5"}},
+	}}
+	rep.Files[1].Err = errors.New("upload failed")
+	own := b.outcome(rep, rep.Files[1].Err)
 	var got []string
 	for _, m := range b.msgs {
 		if m.failed() {
 			got = append(got, m.id)
 		}
 	}
-	if want := []string{"m1", "m2", "m4"}; !slices.Equal(got, want) {
-		t.Fatalf("failed %v, want %v (m1 through its object, m2 through its body, m4 shares m1's object)", got, want)
+	if want := []string{"m1", "m2", "m4", "m5", "m6"}; !slices.Equal(got, want) {
+		t.Fatalf("failed %v, want %v (m1 through its object, m2 through its body, m4 shares m1's object, m5's records are in the failed file, m6 broke)", got, want)
+	}
+	if len(own) != 0 {
+		t.Fatalf("m5 fails with its file: no dead letter of its body, got %d", len(own))
 	}
 
 	b2 := newBatch()
 	b2.body(b2.message("x"), nil)
 	b2.body(b2.message("y"), nil)
-	b2.place("sqs:x", pa)
-	b2.undelivered(map[part]bool{{"eu-west-1", "123456789012", "20261101"}: true}, false, nil)
-	if b2.msgs[0].failed() || b2.msgs[1].failed() {
-		t.Fatal("nothing of x or y is in the failed partition")
+	b2.body(b2.message("z"), []byte("[{"))
+	rep2 := engine.BatchReport{FilesWritten: true, Inputs: map[string]*engine.InputOutcome{
+		"sqs:x": {Written: 1}, "sqs:y": {}, "sqs:z": {Err: broken},
+	}, Files: []engine.FileOutcome{{Key: "a", Inputs: []string{"sqs:x"}}}}
+	if own := b2.outcome(rep2, nil); len(own) != 1 || own[0].Input != "sqs:z" {
+		t.Fatalf("the broken body is not a dead letter: %v", own)
 	}
-	b2.undelivered(nil, true, errors.New("lake"))
-	if !b2.msgs[0].failed() || b2.msgs[1].failed() {
-		t.Fatal("with every file lost, x (placed) fails and y (nothing written) does not")
+	for _, m := range b2.msgs {
+		if m.failed() {
+			t.Fatalf("%s failed: %s", m.id, m.why())
+		}
+	}
+	b3 := newBatch()
+	b3.body(b3.message("x"), nil)
+	b3.body(b3.message("y"), nil)
+	rep3 := engine.BatchReport{Inputs: map[string]*engine.InputOutcome{"sqs:x": {Written: 1}, "sqs:y": {DeadLettered: 1}}}
+	b3.outcome(rep3, errors.New("lake: disk full"))
+	if !b3.msgs[0].failed() || b3.msgs[1].failed() {
+		t.Fatal("with the files not made, x (written) fails and y (nothing written) does not")
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/ocsfmap/ocsfmap/engine/diag"
 	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
+	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
 func init() {
@@ -117,29 +121,41 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	prog := newProgress(stderr, f.quiet)
-	d, err := m.NewDelivery(ctx, engine.DeliveryOptions{
-		Integration: integ, Dir: f.out, Source: f.source, Prefix: f.prefix,
-		RegionKey: f.regionKey, AccountKey: f.accountKey,
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg := engine.DeliverConfig{
+		Integration: integ,
+		RegionKey:   f.regionKey, AccountKey: f.accountKey,
 		DefaultRegion: f.defaultRegion, DefaultAccount: f.defaultAccount,
 		RollBytes: int64(f.rollSize), RollAge: f.rollAge, Memory: int64(f.memory),
 		Validation: mode, Workers: f.workers, DeadLetters: f.dead,
 		Progress: prog.update,
-		Logger:   slog.New(slog.NewTextHandler(stderr, nil)),
-	})
-	var rerr *engine.RulesError
-	if errors.As(err, &rerr) {
-		for i := range rerr.Diags {
-			rerr.Diags[i].Source = sourceLineOf(rerr.Diags[i].Pos)
+		Logger:   log,
+	}
+	var where []string // what the summary says the files are under, per class
+	if integ != nil {
+		dl, err := integ.Deliverer(ctx, store.DeliverOptions{Logger: log})
+		if err != nil {
+			return err
 		}
-		fmt.Fprint(stderr, rerr.Diags.Render())
-		return usageError{rerr}
-	}
-	var oerr *engine.OptionsError
-	if errors.As(err, &oerr) {
-		return usageError{err}
-	}
-	if err != nil {
-		return err
+		cfg.Destination = engine.IntegrationLake(integ, dl)
+		if cfg.DeadLetters == "" {
+			cfg.DeadLetters = filepath.Join(integ.StateDir, "dead-letters.ndjson")
+		}
+		for _, class := range m.Classes() {
+			where = append(where, "s3://"+integ.Bucket+"/"+integ.ClassKeyPrefix(class))
+		}
+	} else {
+		prefix := f.prefix
+		if prefix == "" && f.source != "" {
+			prefix = "ext/" + f.source + "/"
+		}
+		cfg.Destination = m.LocalLake(f.out, prefix)
+		if cfg.DeadLetters == "" {
+			cfg.DeadLetters = filepath.Join(f.out, "dead-letters.ndjson")
+		}
+		for _, class := range m.Classes() {
+			where = append(where, filepath.Join(f.out, strings.Trim(cfg.Destination.KeyPrefix(class), "/")))
+		}
 	}
 	setMemoryLimit(int64(f.memory), int64(f.memory)/8)
 
@@ -162,13 +178,34 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 	start := time.Now()
-	counts, runErr := d.Run(ctx, inputs(files, stdin))
+	batch := engine.Batch{ID: runBatchID(files), Inputs: inputs(files, stdin), ReadCtx: ctx, Stream: readsStdin(files)}
+	// A first signal stops reading (ReadCtx); a second stops the uploads too.
+	rep, runErr := m.Deliver(closeCtx, batch, cfg)
 	stop()
-	rep, err := d.Close(closeCtx)
-	runErr = errors.Join(runErr, err)
+	var rerr *engine.RulesError
+	if errors.As(runErr, &rerr) {
+		for i := range rerr.Diags {
+			rerr.Diags[i].Source = sourceLineOf(rerr.Diags[i].Pos)
+		}
+		fmt.Fprint(stderr, rerr.Diags.Render())
+		return usageError{rerr}
+	}
+	var oerr *engine.OptionsError
+	if errors.As(runErr, &oerr) {
+		return usageError{runErr}
+	}
+	counts := rep.Counts
 	prog.done()
 	fmt.Fprintln(stderr, summary(counts, time.Since(start), rep.DeadLetters))
-	fmt.Fprintf(stderr, "files %d, %s, %d partitions under %s\n", rep.Lake.Files, humanBytes(rep.Lake.Bytes), rep.Lake.Partitions, filepath.Join(rep.Dir, strings.Trim(rep.Prefix, "/")))
+	var bytes, uploaded, upBytes int64
+	for _, fo := range rep.Files {
+		bytes += fo.Bytes
+		if fo.Err == nil {
+			uploaded++
+			upBytes += fo.Bytes
+		}
+	}
+	fmt.Fprintf(stderr, "files %d, %s, %d partitions under %s\n", len(rep.Files), humanBytes(bytes), rep.Partitions, strings.Join(where, " and "))
 	for rule, n := range counts.ByRule {
 		fmt.Fprintf(stderr, "rule %q exported %d\n", rule, n)
 	}
@@ -177,9 +214,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "rule %q: scope failed for %d alerts (first at %s:%d: %s)\n", rule, e.N, e.Input, e.Line, first)
 	}
 	if integ != nil {
-		fmt.Fprintf(stderr, "delivered %d objects, %s to s3://%s/%s", rep.Uploaded.Objects, humanBytes(rep.Uploaded.Bytes), integ.Bucket, integ.KeyPrefix())
-		if rep.Uploaded.Failed > 0 {
-			fmt.Fprintf(stderr, "; %d files failed and stay staged in %s for the next run", rep.Uploaded.Failed, rep.Dir)
+		fmt.Fprintf(stderr, "delivered %d objects, %s to s3://%s/%s", uploaded, humanBytes(upBytes), integ.Bucket, integ.KeyPrefix())
+		if failed := int64(len(rep.Files)) - uploaded; failed > 0 {
+			fmt.Fprintf(stderr, "; %d files failed: run again to deliver them", failed)
 		}
 		fmt.Fprintln(stderr)
 	}
@@ -227,3 +264,28 @@ func writeHeapProfile(path string) error {
 	}
 	return pf.Close()
 }
+
+// runBatchID names a run's batch after its input files (path, size,
+// modification time): running again over the same files, after a crash or
+// not, rebuilds the same object keys and overwrites rather than duplicates.
+// A run that reads stdin is a batch of its own.
+func runBatchID(files []string) string {
+	h := sha256.New()
+	if readsStdin(files) {
+		var r [16]byte
+		rand.Read(r[:])
+		h.Write(r[:])
+	}
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00", f)
+		if abs, err := filepath.Abs(f); err == nil {
+			fmt.Fprintf(h, "%s\x00", abs)
+		}
+		if fi, err := os.Stat(f); err == nil {
+			fmt.Fprintf(h, "%d\x00%d\x00", fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return fmt.Sprintf("run-%x", h.Sum(nil)[:16])
+}
+
+func readsStdin(files []string) bool { return len(files) == 0 || slices.Contains(files, "-") }

@@ -100,7 +100,7 @@ func TestServeReloadBrokenAWSConfig(t *testing.T) {
 	if !waitFor(20*time.Second, func() bool {
 		f.logMu.Lock()
 		defer f.logMu.Unlock()
-		return strings.Count(f.logs.String(), "staged files not delivered; retrying") >= 2
+		return strings.Count(f.logs.String(), "delivering an epoch failed; retrying") >= 2
 	}) || !f.alive() {
 		t.Fatalf("serve does not retry the closing epoch's upload, or died")
 	}

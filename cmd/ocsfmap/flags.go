@@ -59,10 +59,10 @@ func inputs(args []string, stdin io.Reader) []engine.Input {
 	for _, a := range args {
 		path := a
 		if path == "-" {
-			out = append(out, engine.Input{Name: "<stdin>", Open: func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }})
+			out = append(out, engine.ReaderInput("<stdin>", func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }))
 			continue
 		}
-		out = append(out, engine.Input{Name: path, Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+		out = append(out, engine.FileInput(path))
 	}
 	return out
 }

@@ -18,8 +18,8 @@ type sourceRun struct {
 	source   string // the custom source (lake prefix ext/<source>/)
 	written  int
 	filtered int
-	// perClass is map's count per class of a mapping with classes, whose
-	// lake waits for delivery per class: run must refuse it, clearly.
+	// perClass is map's count per class of a mapping with classes; run
+	// writes each class under ext/<source>/<class>/.
 	perClass string
 }
 
@@ -29,8 +29,8 @@ type sourceRun struct {
 // events and EventBridge events; ZIA NSS feeds in two templates. Every record
 // is written (or filtered on purpose), validate finds the lake valid, and every
 // record map --validate full accepts comes back from the lake equal. CloudTrail
-// is one mapping with two classes: map writes each event in its class; its
-// lake waits for delivery per class.
+// is one mapping with two classes: map writes each event in its class, run
+// each class's files under a folder of their own.
 func TestCloudTrailAndZIASamplesInTheLake(t *testing.T) {
 	dir := t.TempDir()
 	envelope := "../../testdata/aws-cloudtrail/awsdocs-log-file-examples.json"
@@ -90,12 +90,6 @@ func checkSourceRun(t *testing.T, dir string, r sourceRun, inputs []string) {
 				t.Errorf("a record of the wrong class: %v", rec)
 			}
 		}
-		// Until delivery writes each class to its own lake, run refuses.
-		_, stderr, code := ocsfmap(t, nil, append([]string{"run", "-m", r.mapping, "-o", filepath.Join(dir, "lake-"+r.source)}, inputs...)...)
-		if code != 2 || !strings.Contains(stderr, "emits 2 classes (api_activity, authentication); delivery per class is not supported yet") {
-			t.Fatalf("run of a mapping with classes: exit %d\n%s", code, stderr)
-		}
-		return
 	}
 
 	lake := filepath.Join(dir, "lake-"+r.source)
@@ -114,7 +108,17 @@ func checkSourceRun(t *testing.T, dir string, r sourceRun, inputs []string) {
 		if !strings.Contains(filepath.ToSlash(f), "/ext/"+r.source+"/") {
 			t.Errorf("%s is not under the custom source's prefix ext/%s/", f, r.source)
 		}
-		got = append(got, lakeRecords(t, f)...)
+		recs := lakeRecords(t, f)
+		if r.perClass != "" {
+			// One class per file, in its class's folder.
+			class := map[bool]string{true: "authentication", false: "api_activity"}[recs[0]["class_uid"] == json.Number("3002")]
+			for _, rec := range recs {
+				if rec["class_uid"] != recs[0]["class_uid"] || !strings.Contains(filepath.ToSlash(f), "/ext/"+r.source+"/"+class+"/") {
+					t.Errorf("%s holds a record of class %v", f, rec["class_uid"])
+				}
+			}
+		}
+		got = append(got, recs...)
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d lake records in %d files, %d from map", len(got), len(files), len(want))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -82,11 +81,14 @@ func rebuildOverDamage(t *testing.T, at int, unreadable func(int64) int64) {
 		t.Fatalf("lost range %+v: want %d batches, %d unreadable, 2 alerts in each other", r, lostN, unreadable(lostN))
 	}
 	// Rebuild the recorded epoch [3, 31).
-	src := &logSource{in: in, from: 3, to: 31, ctx: context.Background()}
-	rc, _ := src.open()
-	got, err := io.ReadAll(rc)
-	if _, serr := src.result(); err != nil || serr != nil {
-		t.Fatalf("rebuild over the gap: %v %v", err, serr)
+	recsOf := in.logRecords(epoch{From: 3, To: 31})
+	var got []byte
+	for recsOf.Next() {
+		got = append(append(got, recsOf.Record()...), '\n')
+	}
+	recsOf.Close()
+	if err := recsOf.Err(); err != nil {
+		t.Fatalf("rebuild over the gap: %v", err)
 	}
 	var want []byte
 	for i, rec := range recs {

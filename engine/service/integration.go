@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -73,36 +72,24 @@ type pending struct {
 }
 
 // deliveryState is what survives a restart besides the log (see epoch.go):
-// where the epoch being filled starts, the range of the epoch being closed,
-// and the totals of delivered epochs.
+// the range of the epoch being delivered, and the totals of delivered
+// epochs.
 type deliveryState struct {
 	LogID     string  `json:"log_id"`    // names this log's files apart from another log's
 	Delivered wal.LSN `json:"delivered"` // every record below is in the bucket
-	// Closing is an epoch whose range is fixed: its files are being
-	// finished and uploaded. Open is the epoch being filled, from Open.From.
-	Closing *epoch `json:"closing,omitempty"`
-	Open    *epoch `json:"open,omitempty"`
-	Totals  totals `json:"totals"`
+	// Closing is an epoch whose range is recorded: it is being delivered.
+	Closing *epoch        `json:"closing,omitempty"`
+	Totals  engine.Counts `json:"totals"`
 }
 
-// epoch is one log range [From, To) delivered as one set of files; To is 0
-// while the epoch is being filled.
+// epoch is one log range [From, To) delivered as one batch.
 type epoch struct {
 	From wal.LSN `json:"from"`
 	To   wal.LSN `json:"to,omitempty"`
-	// cfg is the configuration the epoch is filled under: its files are
-	// made with it, whatever a reload brings meanwhile. A closing epoch
-	// records it beside the state (epochcfg.go).
+	// cfg is the configuration the epoch is delivered under, whatever a
+	// reload brings meanwhile; it is recorded beside the state
+	// (epochcfg.go).
 	cfg *loaded
-}
-
-type totals struct {
-	Read         int64            `json:"read"`
-	Written      int64            `json:"written"`
-	Filtered     int64            `json:"filtered"`
-	DeadLettered int64            `json:"dead_lettered"`
-	ByRule       map[string]int64 `json:"by_rule,omitempty"`
-	ByCode       map[string]int64 `json:"by_code,omitempty"`
 }
 
 const stateFile = "delivery.json"
@@ -274,50 +261,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// epochFileName is a UUID-shaped name (version 8, RFC 9562) derived from
-// the log, the epoch's first record, the partition and the file's number
-// in it: the same on every replay of the epoch, different for any other.
-func epochFileName(logID string, from wal.LSN, keyDir string, n int) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%d", logID, from, keyDir, n))
-	h[6] = h[6]&0x0f | 0x80
-	h[8] = h[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
-}
-
-// uploadStaged retries the staged files of an epoch cut under ec with
-// backoff until none is left. Each try takes the uploader anew: a bucket or
-// role fixed by a reload is used by the next try.
-func (in *integration) uploadStaged(ctx context.Context, ec *loaded, staging string) error {
-	backoff := time.Second
-	for {
-		var rep store.Report
-		dl, err := in.uploaderFor(ctx, ec)
-		if err == nil {
-			rep, err = dl.Deliver(ctx, staging)
-		}
-		if err == nil && rep.Failed == 0 {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		in.log.Warn("staged files not delivered; retrying", "failed", rep.Failed, "in", backoff, "err", err)
-		sleep(ctx, backoff)
-		backoff = min(backoff*2, 30*time.Second)
-	}
-}
-
 // commit records the epoch delivered, drops it from the backlog and
 // releases the log segments it alone held.
 func (in *integration) commit(ep epoch, c engine.Counts) error {
 	in.mu.Lock()
-	t := &in.st.Totals
-	t.Read += c.Read
-	t.Written += c.Written
-	t.Filtered += c.Filtered
-	t.DeadLettered += c.DeadLettered
-	t.ByRule = addMap(t.ByRule, c.ByRule)
-	t.ByCode = addMap(t.ByCode, c.ByCode)
+	in.st.Totals.Add(c)
 	in.st.Delivered = ep.To
 	in.st.Closing = nil
 	err := in.writeState()
@@ -339,16 +287,6 @@ func (in *integration) commit(ep epoch, c engine.Counts) error {
 	}
 	in.pruneDeadLetters()
 	return nil
-}
-
-func addMap(dst, src map[string]int64) map[string]int64 {
-	for k, n := range src {
-		if dst == nil {
-			dst = map[string]int64{}
-		}
-		dst[k] += n
-	}
-	return dst
 }
 
 // keptDeadLetterFiles bounds the per-epoch dead-letter files kept.

@@ -38,7 +38,7 @@ type DeliverOptions struct {
 	OnPut func(took time.Duration, err error)
 }
 
-// Report counts one Deliver call or one Uploader's files.
+// Report counts one Deliver call's files.
 type Report struct {
 	Objects int64 // files delivered and removed from staging
 	Bytes   int64
@@ -213,15 +213,59 @@ func (d *Deliverer) failed(key string, err error) error {
 // Deliver uploads every complete file under stagingDir to the same relative
 // key, oldest partition first, Workers at a time, and removes emptied
 // partition folders. Files being written (a leading "." or a .tmp suffix)
-// are left alone. The error joins every file's failure.
+// are left alone; so are the files not yet sent when ctx ends. The error
+// joins every file's failure; the status is left Failed when any failed.
 func (d *Deliverer) Deliver(ctx context.Context, stagingDir string) (Report, error) {
-	u, err := d.Start(ctx, stagingDir, d.o.Workers)
+	files, err := scanStaging(stagingDir)
 	if err != nil {
 		return Report{}, err
 	}
-	r, err := u.Close()
+	if len(files) > 0 {
+		d.log.Info("delivering staged files", "files", len(files))
+	}
+	var (
+		mu   sync.Mutex
+		rep  Report
+		errs []error
+		wg   sync.WaitGroup
+	)
+	queue := make(chan staged)
+	for range d.o.Workers {
+		wg.Go(func() {
+			for f := range queue {
+				n, did, err := d.upload(ctx, f.key, f.path)
+				mu.Lock()
+				switch {
+				case !did:
+				case err != nil:
+					rep.Failed++
+					errs = append(errs, err)
+				default:
+					rep.Objects++
+					rep.Bytes += n
+				}
+				mu.Unlock()
+			}
+		})
+	}
+send:
+	for _, f := range files {
+		select {
+		case queue <- f:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(queue)
+	wg.Wait()
+	if len(errs) > 0 {
+		last := errs[len(errs)-1]
+		if err := d.book.update(func(st *Status) { st.fail(time.Now().UTC(), last) }); err != nil {
+			d.log.Warn("could not update the integration status", "err", err)
+		}
+	}
 	pruneEmpty(stagingDir)
-	return r, err
+	return rep, errors.Join(errs...)
 }
 
 type staged struct{ key, path string }
@@ -287,128 +331,5 @@ func pruneEmpty(root string) {
 	})
 	for i := len(dirs) - 1; i >= 0; i-- {
 		os.Remove(dirs[i]) // fails, harmlessly, when not empty
-	}
-}
-
-// Uploader delivers files in the background while the lake writer produces
-// them: Submit each finished file, Close to wait for the rest.
-type Uploader struct {
-	d   *Deliverer
-	ctx context.Context
-
-	mu      sync.RWMutex // Submit holds it shared; Close exclusively to close ch
-	closed  bool
-	ch      chan staged
-	pending []staged // left by an earlier run: taken before anything submitted
-	pmu     sync.Mutex
-
-	wg     sync.WaitGroup
-	rmu    sync.Mutex
-	report Report
-	errs   []error
-}
-
-// Start scans stagingDir for files an earlier run left behind (none when
-// stagingDir is ""), and starts workers that deliver those first, then each
-// submitted file. Cancelling ctx stops the workers; unsent files stay staged.
-func (d *Deliverer) Start(ctx context.Context, stagingDir string, workers int) (*Uploader, error) {
-	if workers <= 0 {
-		workers = d.o.Workers
-	}
-	u := &Uploader{d: d, ctx: ctx, ch: make(chan staged, workers)}
-	if stagingDir != "" {
-		left, err := scanStaging(stagingDir)
-		if err != nil {
-			return nil, err
-		}
-		if len(left) > 0 {
-			d.log.Info("delivering staged files", "files", len(left))
-		}
-		u.pending = left
-	}
-	u.wg.Add(workers)
-	for range workers {
-		go u.work()
-	}
-	return u, nil
-}
-
-// Submit queues one finished file. It blocks while every worker is busy and
-// the queue is full, and fails after Close or once ctx is done.
-func (u *Uploader) Submit(ctx context.Context, relKey, localPath string) error {
-	u.mu.RLock()
-	defer u.mu.RUnlock()
-	if u.closed {
-		return errors.New("submit after Close")
-	}
-	select {
-	case u.ch <- staged{key: relKey, path: localPath}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-u.ctx.Done():
-		return u.ctx.Err()
-	}
-}
-
-// Close stops taking files, waits until every queued file is delivered or
-// has failed, and returns what this Uploader did. The error joins each
-// failed file's error; the status is left Failed when any file failed.
-func (u *Uploader) Close() (Report, error) {
-	u.mu.Lock()
-	if !u.closed {
-		u.closed = true
-		close(u.ch)
-	}
-	u.mu.Unlock()
-	u.wg.Wait()
-	u.rmu.Lock()
-	defer u.rmu.Unlock()
-	if len(u.errs) > 0 {
-		last := u.errs[len(u.errs)-1]
-		if err := u.d.book.update(func(st *Status) { st.fail(time.Now().UTC(), last) }); err != nil {
-			u.d.log.Warn("could not update the integration status", "err", err)
-		}
-	}
-	return u.report, errors.Join(u.errs...)
-}
-
-func (u *Uploader) next() (staged, bool) {
-	u.pmu.Lock()
-	if len(u.pending) > 0 {
-		f := u.pending[0]
-		u.pending = u.pending[1:]
-		u.pmu.Unlock()
-		return f, true
-	}
-	u.pmu.Unlock()
-	select {
-	case f, ok := <-u.ch:
-		return f, ok
-	case <-u.ctx.Done():
-		return staged{}, false
-	}
-}
-
-func (u *Uploader) work() {
-	defer u.wg.Done()
-	for {
-		f, ok := u.next()
-		if !ok {
-			return
-		}
-		n, did, err := u.d.upload(u.ctx, f.key, f.path)
-		if !did {
-			continue
-		}
-		u.rmu.Lock()
-		if err != nil {
-			u.report.Failed++
-			u.errs = append(u.errs, err)
-		} else {
-			u.report.Objects++
-			u.report.Bytes += n
-		}
-		u.rmu.Unlock()
 	}
 }

@@ -15,7 +15,8 @@
 // writing under a temporary name (a leading "." or a ".tmp" suffix) and
 // renaming when complete. A [Deliverer] uploads complete files, one key per
 // file, and removes the staged copy only once the destination confirms the
-// object has the file's size. A crash between upload and removal leaves the
-// file staged; the next run uploads it again to the same key, which overwrites
-// rather than duplicates.
+// object has the file's size. Keys are derived from what a file holds
+// (engine.Deliver names files after their batch), so uploading a file again
+// — after a crash, or when its batch is delivered again — overwrites rather
+// than duplicates.
 package store

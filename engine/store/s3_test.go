@@ -293,43 +293,6 @@ func TestS3ServerRestartMidRun(t *testing.T) {
 	}
 }
 
-func TestS3LeftoverUploadedFirst(t *testing.T) {
-	newSTS(t)
-	bucket := newBucket(t)
-	staging, state := t.TempDir(), t.TempDir()
-	old := partKey("20240101", "left-by-earlier-run")
-	want := map[string][]byte{old: stage(t, staging, old, 300)}
-
-	dst := &countingDest{Destination: s3Dest(t, bucket)}
-	d := NewDeliverer(dst, DeliverOptions{KeyPrefix: testPrefix, StateDir: state, Logger: quiet(t)})
-	ctx := context.Background()
-	u, err := d.Start(ctx, staging, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		k := partKey("20240102", "new"+string(rune('0'+i)))
-		want[k] = stage(t, staging, k, 500+i)
-		if err := u.Submit(ctx, k, filepath.Join(staging, filepath.FromSlash(k))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rep, err := u.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Objects != 4 {
-		t.Errorf("report %+v", rep)
-	}
-	if len(dst.order) == 0 || dst.order[0] != old {
-		t.Errorf("upload order %v: the earlier run's file goes first", dst.order)
-	}
-	checkBucket(t, vgw, bucket, want)
-	if err := u.Submit(ctx, old, "x"); err == nil {
-		t.Error("Submit after Close accepted")
-	}
-}
-
 func TestS3CredentialsRefreshedBeforeExpiry(t *testing.T) {
 	// Valid one second past the refresh window: the cache must renew them
 	// before the next request, not after a failed one.
@@ -395,8 +358,9 @@ func TestS3WrongRegion(t *testing.T) {
 	}
 }
 
-// The background uploader with many submitters and workers; run with -race.
-func TestUploaderConcurrent(t *testing.T) {
+// Many goroutines uploading at once, the same file from two of them (a
+// delivery's upload workers); run with -race.
+func TestUploadConcurrent(t *testing.T) {
 	newSTS(t)
 	bucket := newBucket(t)
 	for _, tc := range []struct {
@@ -410,10 +374,6 @@ func TestUploaderConcurrent(t *testing.T) {
 			staging, state := t.TempDir(), t.TempDir()
 			d := NewDeliverer(tc.dst, DeliverOptions{StateDir: state, Logger: quiet(t)})
 			ctx := context.Background()
-			u, err := d.Start(ctx, staging, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var wg sync.WaitGroup
 			var total atomic.Int64
 			for g := range 3 {
@@ -423,26 +383,26 @@ func TestUploaderConcurrent(t *testing.T) {
 						total.Add(int64(100 + i))
 						stage(t, staging, k, 100+i)
 						p := filepath.Join(staging, filepath.FromSlash(k))
-						if err := u.Submit(ctx, k, p); err != nil {
-							t.Error(err)
+						n := 1
+						if i%3 == 0 { // every third file twice at once: it goes up once
+							n = 2
 						}
-						if i%3 == 0 { // the same file submitted twice goes up once
-							u.Submit(ctx, k, p)
+						var twice sync.WaitGroup
+						for range n {
+							twice.Go(func() {
+								if err := d.Upload(ctx, k, p); err != nil {
+									t.Error(err)
+								}
+							})
 						}
+						twice.Wait()
 					}
 				})
 			}
 			wg.Wait()
-			rep, err := u.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Objects != 24 || rep.Bytes != total.Load() {
-				t.Errorf("report %+v, want 24 objects, %d bytes", rep, total.Load())
-			}
 			st, _ := ReadStatus(state)
 			if st.Total.Objects != 24 || st.Total.Bytes != total.Load() {
-				t.Errorf("status totals %+v", st.Total)
+				t.Errorf("status totals %+v, want 24 objects, %d bytes", st.Total, total.Load())
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,9 @@ type Status struct {
 	// ScopeErrors counts, per alert rule and over every run, alerts no
 	// enabled rule exported because that rule's scope failed to evaluate.
 	ScopeErrors map[string]ScopeErrorStat `json:"scope_errors,omitempty"`
+	// ScopeErrorBatches are the last batches whose scope errors were
+	// counted: a batch delivered again is not counted twice.
+	ScopeErrorBatches []string `json:"scope_error_batches,omitempty"`
 }
 
 // ScopeErrorStat is one rule's scope errors: how many, and the first.
@@ -54,13 +58,27 @@ type ScopeErrorStat struct {
 	Where string `json:"first_alert"` // input:line of the first failing alert
 }
 
-// RecordScopeErrors adds a run's scope errors to the status in stateDir,
-// keeping each rule's first error.
-func RecordScopeErrors(stateDir string, add map[string]ScopeErrorStat) error {
+// keptScopeErrorBatches bounds Status.ScopeErrorBatches: a batch is
+// delivered again soon after, if ever (a restart, a redelivery).
+const keptScopeErrorBatches = 64
+
+// RecordBatchScopeErrors adds a delivery batch's scope errors to the status
+// in stateDir, keeping each rule's first error; the scope errors of a batch
+// ID already counted are not counted again.
+func RecordBatchScopeErrors(stateDir, batch string, add map[string]ScopeErrorStat) error {
 	if len(add) == 0 {
 		return nil
 	}
 	return bookFor(stateDir).update(func(st *Status) {
+		if batch != "" {
+			if slices.Contains(st.ScopeErrorBatches, batch) {
+				return
+			}
+			st.ScopeErrorBatches = append(st.ScopeErrorBatches, batch)
+			if n := len(st.ScopeErrorBatches); n > keptScopeErrorBatches {
+				st.ScopeErrorBatches = slices.Delete(st.ScopeErrorBatches, 0, n-keptScopeErrorBatches)
+			}
+		}
 		if st.ScopeErrors == nil {
 			st.ScopeErrors = map[string]ScopeErrorStat{}
 		}
