@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	integfile "github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 	"github.com/ocsfmap/ocsfmap/engine/wal"
@@ -118,19 +120,29 @@ func (in *integration) readEpochConfig(ep epoch) (*loaded, error) {
 
 // uploaderFor returns the uploader for the files of an epoch cut under ec:
 // the current one (the bucket, region and role as configured now), unless
-// the epoch's files are under another prefix than the current
-// configuration's; then one to the current destination that takes the
-// epoch's prefix.
+// the epoch's files are under other prefixes (a custom source per class)
+// than the current configuration's; then one to the current destination
+// that takes the epoch's prefixes.
 func (in *integration) uploaderFor(ctx context.Context, ec *loaded) (*store.Deliverer, error) {
 	cur := in.cfg.Load()
 	if cur.dl == nil {
 		return nil, errors.New("no uploader: the AWS configuration did not load")
 	}
-	if ec.integ.KeyPrefix() == cur.integ.KeyPrefix() {
+	if slices.Equal(keyPrefixes(ec.integ), keyPrefixes(cur.integ)) {
 		return cur.dl, nil
 	}
 	integ := *ec.integ
 	integ.Bucket, integ.Region, integ.RoleARN, integ.ExternalID, integ.PathStyle =
 		cur.integ.Bucket, cur.integ.Region, cur.integ.RoleARN, cur.integ.ExternalID, cur.integ.PathStyle
 	return in.newUploader(ctx, &integ)
+}
+
+// keyPrefixes are the folders an integration's files go under, one per
+// custom source.
+func keyPrefixes(in *integfile.Integration) []string {
+	var out []string
+	for _, t := range in.Targets() {
+		out = append(out, t.KeyPrefix)
+	}
+	return out
 }
