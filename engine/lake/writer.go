@@ -296,7 +296,7 @@ func New(root *plan.Node, opts Options) (*Writer, error) {
 	props := parquet.NewWriterProperties(parquet.WithCreatedBy("ocsfmap"))
 	var err error
 	w.format, err = pqenc.FromArrow(layout.Schema(), props, pqarrow.NewArrowWriterProperties(),
-		pqenc.Options{PageSize: dataPageBytes, ZstdLevel: zstd.SpeedFastest, Dictionary: true})
+		pqenc.Options{PageSize: dataPageBytes, ZstdLevel: zstd.SpeedFastest, Dictionary: true, StoreBelow: 64})
 	if err != nil {
 		return nil, fmt.Errorf("lake: parquet schema: %w", err)
 	}

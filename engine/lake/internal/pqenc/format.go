@@ -89,6 +89,14 @@ type Options struct {
 	// Dictionary encodes string columns with a dictionary where a chunk's
 	// values repeat (dict.go); otherwise every value is PLAIN.
 	Dictionary bool
+	// StoreBelow stores a page shorter than this many bytes (at most 256)
+	// in a zstd frame of one raw block instead of compressing it: still
+	// zstd to every reader, without the encoder's fixed cost per page,
+	// which small partitions' many tiny pages (a few values, or only
+	// levels) pay over and over. Re-encoding 30 days of 200,000 alerts
+	// (12,120 files): 64 took 27 % off the encoder's CPU for 0.5 % more
+	// bytes; 128, 32 % for 3 %; one day's 404 files: 13 % for 0.0 %.
+	StoreBelow int
 }
 
 // New compiles the Parquet form of sc (pq, as pqarrow.ToParquet made it).

@@ -70,13 +70,14 @@ func BenchmarkLake(b *testing.B) {
 	// the process's CPU time (steadier than the clock on a shared machine).
 	props, arrProps := testProps()
 	variants := []struct {
-		name string
-		dict bool
-	}{{"plain", false}, {"dict", true}}
+		name  string
+		dict  bool
+		store int
+	}{{"plain", false, 64}, {"dict", true, 64}, {"dict-store0", true, 0}, {"dict-store128", true, 128}}
 	fs := make([]*Format, len(variants))
 	for i, v := range variants {
 		f, err := FromArrow(batches[0].Schema(), props, arrProps,
-			Options{PageSize: 768 << 10, ZstdLevel: zstd.SpeedFastest, Dictionary: v.dict})
+			Options{PageSize: 768 << 10, ZstdLevel: zstd.SpeedFastest, Dictionary: v.dict, StoreBelow: v.store})
 		if err != nil {
 			b.Fatal(err)
 		}

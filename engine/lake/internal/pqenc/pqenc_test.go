@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/ocsfmap/ocsfmap/engine/columnar"
 	"github.com/ocsfmap/ocsfmap/engine/columnar/columnartest"
@@ -261,7 +262,7 @@ func TestRoundTrip(t *testing.T) {
 				batch = lowCardinalityBatch(t, mem, tc.rows, 2000)
 			}
 			defer batch.Release()
-			ours, theirs := writeBoth(t, batch, Options{PageSize: tc.pageSize, Dictionary: tc.dict}, tc.rowGroupRows)
+			ours, theirs := writeBoth(t, batch, Options{PageSize: tc.pageSize, Dictionary: tc.dict, StoreBelow: 64}, tc.rowGroupRows)
 			if tc.name == "dict few rows" && hasDictionary(t, ours) {
 				t.Errorf("a dictionary in a chunk of %d rows", tc.rows)
 			}
@@ -476,6 +477,8 @@ func TestOtherReadersAgree(t *testing.T) {
 		{randomBatch(t, mem, 3000, 2), Options{PageSize: 4 << 10, Dictionary: true}, 0},
 		{lowCardinalityBatch(t, mem, 4000, 2000), Options{PageSize: 4 << 10, Dictionary: true}, 0},
 		{lowCardinalityBatch(t, mem, 2500, 2500), Options{Dictionary: true}, 1000},
+		// Pages of a few values, most of them stored, not compressed.
+		{randomBatch(t, mem, 600, 3), Options{PageSize: 100, Dictionary: true, StoreBelow: 256}, 0},
 	} {
 		ours, _ := writeBoth(t, tc.batch, tc.opts, tc.rowGroupRows)
 		tc.batch.Release()
@@ -499,5 +502,32 @@ func TestOtherReadersAgree(t *testing.T) {
 			got.Release()
 		}
 		want.Release()
+	}
+}
+
+// A stored page is a zstd frame every decoder reads back as the page.
+func TestStoredPagesAreZstd(t *testing.T) {
+	f := &Format{opts: Options{StoreBelow: 256}}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	for n := range 256 {
+		page := bytes.Repeat([]byte{byte(n)}, n)
+		for i := range page {
+			page[i] += byte(i * 7)
+		}
+		frame := f.compress(page, []byte("keep"))
+		if string(frame[:4]) != "keep" {
+			t.Fatalf("%d bytes: dst's bytes lost", n)
+		}
+		got, err := dec.DecodeAll(frame[4:], nil)
+		if err != nil || !bytes.Equal(got, page) {
+			t.Fatalf("%d bytes: decoded %x, %v; want %x", n, got, err, page)
+		}
+		if len(frame)-4 != n+9 {
+			t.Errorf("%d bytes: frame of %d bytes, want %d (stored)", n, len(frame)-4, n+9)
+		}
 	}
 }

@@ -119,7 +119,7 @@ func (f *Format) flushPage(l *leaf) {
 		page = append(page, l.vals...)
 	}
 	f.pageBuf = page
-	f.zbuf = f.enc.EncodeAll(page, f.zbuf[:0])
+	f.zbuf = f.compress(page, f.zbuf[:0])
 
 	var h thriftWriter
 	h.b = f.hdrBuf[:0]
@@ -146,7 +146,7 @@ func (f *Format) flushPage(l *leaf) {
 // its uncompressed size with the header.
 func (f *Format) dictPage(l *leaf) ([]byte, int64) {
 	f.pageBuf = l.dict.appendEntries(f.pageBuf[:0])
-	f.zbuf = f.enc.EncodeAll(f.pageBuf, f.zbuf[:0])
+	f.zbuf = f.compress(f.pageBuf, f.zbuf[:0])
 	var h thriftWriter
 	h.b = f.hdrBuf[:0]
 	h.i32(1, pageDict)
@@ -250,4 +250,18 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// compress appends page as a zstd frame to dst: compressed, or stored as
+// one raw block when it is shorter than Options.StoreBelow.
+func (f *Format) compress(page, dst []byte) []byte {
+	if len(page) >= f.opts.StoreBelow || len(page) > 255 { // the content size below is one byte
+		return f.enc.EncodeAll(page, dst)
+	}
+	// Magic; frame header: single segment, content size in one byte; one
+	// block: last, raw, its size.
+	dst = append(dst, 0x28, 0xb5, 0x2f, 0xfd, 0x20, byte(len(page)))
+	bh := uint32(len(page))<<3 | 1
+	dst = append(dst, byte(bh), byte(bh>>8), byte(bh>>16))
+	return append(dst, page...)
 }
