@@ -148,3 +148,81 @@ rules:
 		t.Fatalf("a run that exported nothing uploaded %d objects", len(again)-len(objs))
 	}
 }
+
+// TestRunRoutedToSecurityLake: a mapping that routes records to two classes
+// (CloudTrail: API Activity, and Authentication for sign-ins), an
+// integration file with one custom source per class, `ocsfmap run -c`
+// against a real S3 server. Each class's objects are under its own custom
+// source's prefix, and no object holds a record of the other class.
+func TestRunRoutedToSecurityLake(t *testing.T) {
+	const (
+		region = "us-east-2"
+		bucket = "aws-security-data-lake-us-east-2-o-routed"
+		role   = "arn:aws:iam::444455556666:role/AmazonSecurityLake-Provider-cloudtrail-us-east-2"
+		extID  = "routed-test-external-id-01"
+	)
+	lake := startFakeLake(t, region, bucket, role, extID, "111122223333", "AKIAROUTEDWRITER", "routed-writer-secret")
+	dir := t.TempDir()
+	mapping, _ := filepath.Abs("../../mappings/aws-cloudtrail/cloudtrail_1.1.0.yaml")
+	integ := filepath.Join(dir, "cloudtrail.yaml")
+	os.WriteFile(integ, []byte(fmt.Sprintf(`name: cloudtrail
+destination: amazon-security-lake
+mapping: %s
+role_arn: %s
+external_id: %s
+bucket: %s
+region: %s
+path_style: true
+custom_sources:
+  api_activity: ext/ct_api/
+  authentication: ext/ct_auth/
+rules:
+  - name: everything
+    enabled: true
+    scope: 'true'
+`, mapping, role, extID, bucket, region)), 0o600)
+	var inputs []string
+	for _, f := range []string{"awsdocs-log-file-examples.json", "awsdocs-sign-in-events.json", "elastic-console-login.ndjson", "elastic-api-calls.ndjson", "eventbridge-iam.ndjson"} {
+		inputs = append(inputs, "../../testdata/aws-cloudtrail/"+f)
+	}
+	cmd := exec.Command(bin, append([]string{"run", "-q", "-c", integ}, inputs...)...)
+	cmd.Env = lake.environ(os.Environ())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	var read, written int
+	fmt.Sscanf(string(out[strings.Index(string(out), "read "):]), "read %d, written %d", &read, &written)
+	if read == 0 || written != read || !strings.Contains(string(out), "s3://"+bucket+"/ext/ct_api/ and s3://"+bucket+"/ext/ct_auth/") {
+		t.Fatalf("run:\n%s", out)
+	}
+	objs, err := lake.srv.Objects(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classOf := map[string]json.Number{"ext/ct_api/": "6003", "ext/ct_auth/": "3002"}
+	rows := map[string]int{}
+	for k := range objs {
+		prefix := k[:strings.Index(k[len("ext/"):], "/")+len("ext/")+1]
+		want, ok := classOf[prefix]
+		if !ok {
+			t.Errorf("object %s is under no custom source of the file", k)
+			continue
+		}
+		body, _, err := lake.srv.Get(context.Background(), bucket, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := filepath.Join(dir, "got.parquet")
+		os.WriteFile(local, body, 0o644)
+		for _, rec := range lakeRecords(t, local) {
+			if rec["class_uid"] != want {
+				t.Errorf("%s holds a record of class %v", k, rec["class_uid"])
+			}
+			rows[prefix]++
+		}
+	}
+	if rows["ext/ct_api/"] == 0 || rows["ext/ct_auth/"] == 0 || rows["ext/ct_api/"]+rows["ext/ct_auth/"] != written {
+		t.Fatalf("rows per custom source %v, %d written", rows, written)
+	}
+}
