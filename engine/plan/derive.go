@@ -474,6 +474,11 @@ func (c *compiler) partition() {
 			continue
 		}
 		if pv.Path.Value == "" {
+			// Undeclared: the attribute validate holds the folder to
+			// (cloud.region, cloud.account.uid), when the mapping sets it.
+			if r, ok := c.byPath[[2]string{"cloud.region", "cloud.account.uid"}[i]]; ok && r.target.Slot >= 0 && r.target.Kind == KindString {
+				c.p.partition[i] = r.target.Slot
+			}
 			continue
 		}
 		r, ok := c.byPath[pv.Path.Value]
