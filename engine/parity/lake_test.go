@@ -50,6 +50,52 @@ func parquetFiles(t testing.TB, dir string) []string {
 	return out
 }
 
+// classLake is the part of a lake one class's files make up: a routed
+// mapping's lake has a folder per class (ext/<vendor>/<class>/), a
+// single-class mapping's one.
+type classLake struct {
+	p     *plan.Plan
+	dir   string // the class's folder
+	files []string
+}
+
+func (r *lakeRun) classLakes() []classLake {
+	dest := r.m.LocalLake(r.lakeDir, "")
+	out := make([]classLake, len(r.m.Plans))
+	for i, p := range r.m.Plans {
+		dir := filepath.Join(r.lakeDir, filepath.FromSlash(strings.TrimSuffix(dest.KeyPrefix(p.Class.Name), "/")))
+		out[i] = classLake{p: p, dir: dir}
+		for _, f := range r.files {
+			if strings.HasPrefix(f, dir+string(filepath.Separator)) {
+				out[i].files = append(out[i].files, f)
+			}
+		}
+	}
+	return out
+}
+
+// readPqarrow reads the lake with pqarrow, each class's files as its plan
+// lays them out.
+func (r *lakeRun) readPqarrow(t testing.TB) []lakeRecord {
+	t.Helper()
+	var out []lakeRecord
+	for _, cl := range r.classLakes() {
+		out = append(out, readPqarrow(t, cl.p, r.lakeDir, cl.files)...)
+	}
+	return out
+}
+
+// classOf is the index of the mapping's class a record says it is of.
+func (r *lakeRun) classOf(doc any) int {
+	m, _ := doc.(map[string]any)
+	for i, p := range r.m.Plans {
+		if fmt.Sprint(m["class_uid"]) == fmt.Sprint(p.Class.UID) {
+			return i
+		}
+	}
+	return 0
+}
+
 // readPqarrow reads every row of the files with arrow-go's pqarrow, the
 // reader the engine's own tools use. Each row becomes the JSON record it
 // stands for: a struct is an object (its null fields dropped later), a list

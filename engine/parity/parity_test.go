@@ -49,11 +49,15 @@ func TestMapAndRunAgree(t *testing.T) {
 			if kept := len(alerts) - r.filtered; len(r.expect) < 50 || len(r.expect) < kept/3 {
 				t.Errorf("only %d of %d alerts (not filtered) are in both map's output and the lake: the law was checked on too few records", len(r.expect), kept)
 			}
-			r.check(t, "pqarrow", readPqarrow(t, ms[i].Plan, r.lakeDir, r.files))
+			r.check(t, "pqarrow", r.readPqarrow(t))
 			r.validate(t)
 			runs[i] = r
-			if len(r.files) > 0 {
-				queries[fmt.Sprint(i)] = duckDBQuery(r.lakeDir)
+			for c, cl := range r.classLakes() {
+				if len(cl.files) > 0 {
+					queries[fmt.Sprintf("%d/%d", i, c)] = duckDBQuery(cl.dir)
+				} else if len(r.files) > 0 {
+					t.Errorf("no file of class %s: the law was not checked on it", cl.p.Class.Name)
+				}
 			}
 		})
 	}
@@ -67,7 +71,11 @@ func TestMapAndRunAgree(t *testing.T) {
 		}
 		t.Run(strings.TrimSuffix(filepath.Base(p), ".yaml")+"/DuckDB", func(t *testing.T) {
 			r := runs[i]
-			r.check(t, "DuckDB", duckDBRecords(t, ms[i].Plan, r.lakeDir, r.files, res[fmt.Sprint(i)]))
+			var got []lakeRecord
+			for c, cl := range r.classLakes() {
+				got = append(got, duckDBRecords(t, cl.p, r.lakeDir, cl.files, res[fmt.Sprintf("%d/%d", i, c)])...)
+			}
+			r.check(t, "DuckDB", got)
 		})
 	}
 }
@@ -103,7 +111,7 @@ func FuzzParity(f *testing.F) {
 		for i, m := range ms {
 			t.Run(filepath.Base(paths[i]), func(t *testing.T) {
 				r := mapAndRun(t, m, alerts, t.TempDir())
-				r.check(t, "pqarrow", readPqarrow(t, m.Plan, r.lakeDir, r.files))
+				r.check(t, "pqarrow", r.readPqarrow(t))
 				r.validate(t)
 			})
 		}
@@ -134,12 +142,6 @@ const maxReported = 5
 // dead-letters. The lake and run's dead letters go in dir.
 func mapAndRun(t testing.TB, m *engine.Mapping, alerts [][]byte, dir string) *lakeRun {
 	t.Helper()
-	if len(m.Plans) > 1 {
-		// The readers below read a lake with one class's schema; a routed
-		// mapping's lake (a folder per class) is held to map's records end
-		// to end in cmd/ocsfmap (TestCloudTrailAndZIASamplesInTheLake).
-		t.Skipf("%s emits %d classes: the parity readers read one class per lake", m.Plan.Name, len(m.Plans))
-	}
 	names := make([]string, len(alerts))
 	r := &lakeRun{m: m, raw: map[string][]byte{}}
 	for i, a := range alerts {
@@ -228,7 +230,7 @@ func (r *lakeRun) check(t testing.TB, reader string, got []lakeRecord) {
 	compare(t, reader, r.expect, got, r.runOnly, r.raw)
 	invalid := kinds{}
 	for _, rec := range got {
-		for _, v := range r.m.Validate(rec.doc) {
+		for _, v := range r.m.ValidateClass(r.classOf(rec.doc), rec.doc) {
 			invalid.add(v.Pointer+" "+v.Keyword, fmt.Sprintf("%s: %s\n  record: %s", rec.where, v, clip(key(rec.doc))))
 		}
 	}
