@@ -196,6 +196,14 @@ rules:
 	if read == 0 || written != read || !strings.Contains(string(out), "s3://"+bucket+"/ext/ct_api/ and s3://"+bucket+"/ext/ct_auth/") {
 		t.Fatalf("run:\n%s", out)
 	}
+	if !strings.Contains(string(out), "to s3://"+bucket+"/ext/ct_api/ and s3://"+bucket+"/ext/ct_auth/") {
+		t.Errorf("run's summary does not name both custom sources:\n%s", out)
+	}
+	st := exec.Command(bin, "status", "-c", integ)
+	st.Env = cmd.Env
+	if out, err := st.CombinedOutput(); err != nil || !strings.Contains(string(out), "s3://"+bucket+"/ext/ct_api/ and s3://"+bucket+"/ext/ct_auth/") {
+		t.Errorf("status does not name both custom sources: %v\n%s", err, out)
+	}
 	objs, err := lake.srv.Objects(context.Background(), bucket)
 	if err != nil {
 		t.Fatal(err)

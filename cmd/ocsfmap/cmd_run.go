@@ -214,7 +214,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "rule %q: scope failed for %d alerts (first at %s:%d: %s)\n", rule, e.N, e.Input, e.Line, first)
 	}
 	if integ != nil {
-		fmt.Fprintf(stderr, "delivered %d objects, %s to s3://%s/%s", uploaded, humanBytes(upBytes), integ.Bucket, integ.KeyPrefix())
+		fmt.Fprintf(stderr, "delivered %d objects, %s to %s", uploaded, humanBytes(upBytes), strings.Join(where, " and "))
 		if failed := int64(len(rep.Files)) - uploaded; failed > 0 {
 			fmt.Fprintf(stderr, "; %d files failed: run again to deliver them", failed)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 )
 
@@ -39,7 +40,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	v := statusView{
 		Integration: in.Name,
-		Destination: "s3://" + in.Bucket + "/" + in.KeyPrefix(),
+		Destination: destinations(in),
 		Status:      st,
 	}
 	if v.Staged, err = store.Staged(in.StagingDir); err != nil {
@@ -98,4 +99,14 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// destinations names where an integration's files go: one custom source per
+// class the mapping emits, or the one of a single-class mapping.
+func destinations(in *integration.Integration) string {
+	var out []string
+	for _, t := range in.Targets() {
+		out = append(out, "s3://"+in.Bucket+"/"+t.KeyPrefix)
+	}
+	return strings.Join(out, " and ")
 }
