@@ -146,4 +146,8 @@ func TestWizardPerClass(t *testing.T) {
 			t.Errorf("the integration file lacks %q:\n%s", want, text)
 		}
 	}
+	// The Integrations page names both custom sources.
+	if _, page := do("GET", "/", nil); !strings.Contains(page, "ext/ct_api/ ext/ct_auth/") {
+		t.Errorf("the Integrations page does not list both custom sources:\n%s", page)
+	}
 }

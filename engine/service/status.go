@@ -14,9 +14,12 @@ type Status struct {
 	Destination string `json:"destination"`
 	Bucket      string `json:"bucket"`
 	Region      string `json:"region"`
-	Prefix      string `json:"prefix"`
-	Mapping     string `json:"mapping"`
-	Disabled    bool   `json:"disabled,omitempty"` // enabled: false: new alerts are refused
+	Prefix      string `json:"prefix"` // the first custom source's folder
+	// Prefixes are the folders of every custom source, one per class the
+	// mapping emits (Security Lake takes one class per custom source).
+	Prefixes []string `json:"prefixes"`
+	Mapping  string   `json:"mapping"`
+	Disabled bool     `json:"disabled,omitempty"` // enabled: false: new alerts are refused
 
 	State  store.State `json:"state"`
 	Reason string      `json:"reason,omitempty"`
@@ -89,6 +92,9 @@ func (in *integration) status() Status {
 		Name: in.name, File: in.file, Destination: l.integ.Destination,
 		Bucket: l.integ.Bucket, Region: l.integ.Region, Prefix: l.integ.KeyPrefix(), Mapping: l.integ.Mapping,
 		Disabled: l.integ.Disabled,
+	}
+	for _, t := range l.integ.Targets() {
+		st.Prefixes = append(st.Prefixes, t.KeyPrefix)
 	}
 	if ps, err := store.ReadStatus(l.integ.StateDir); err == nil {
 		st.State, st.Reason, st.Kind = ps.State, ps.Reason, ps.Kind
