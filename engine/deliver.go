@@ -436,10 +436,6 @@ func (d *batchRun) writer(class int) (*lake.Writer, error) {
 	p := d.m.Plans[class]
 	name := d.className(class)
 	region, account := p.PartitionSlots()
-	rollAge := d.cfg.RollAge
-	if !d.b.Stream {
-		rollAge = 100 * 365 * 24 * time.Hour // the batch is the roll: cut by size only
-	}
 	memory := d.cfg.Memory
 	if memory <= 0 {
 		memory = DefaultMemory
@@ -447,7 +443,8 @@ func (d *batchRun) writer(class int) (*lake.Writer, error) {
 	w, err := lake.New(p.Root, lake.Options{
 		Dir: d.staging, Prefix: d.prefix[class],
 		RegionKey: d.cfg.RegionKey, AccountKey: d.cfg.AccountKey,
-		RollBytes: d.cfg.RollBytes, RollAge: rollAge,
+		// A batch that is not a stream is the roll: cut by size only.
+		RollBytes: d.cfg.RollBytes, RollAge: d.cfg.RollAge, NoRollAge: !d.b.Stream,
 		TimeSlot: p.TimeSlot(), RegionSlot: region, AccountSlot: account,
 		DefaultRegion: d.cfg.DefaultRegion, DefaultAccount: d.cfg.DefaultAccount,
 		MaxBuffered: bufferBudget(memory) / int64(len(d.writers)),

@@ -69,6 +69,10 @@ type Options struct {
 	// the oldest of them was buffered RollAge ago (default 5 minutes).
 	RollBytes int64
 	RollAge   time.Duration
+	// NoRollAge switches the age roll off, for a caller whose batch is the
+	// roll (engine.Deliver): files are cut by size only, so the same records
+	// make the same files however long they took to arrive.
+	NoRollAge bool
 	// MaxBuffered caps the Arrow memory held by buffered rows over all
 	// partitions, as allocated (default 128 MB). Above it the largest
 	// partitions are written out.
@@ -354,7 +358,7 @@ func (w *Writer) Write(rec *plan.Record) error {
 			return err
 		}
 	}
-	if !now.Before(w.nextScan) {
+	if !w.opts.NoRollAge && !now.Before(w.nextScan) {
 		return w.rollAged(now)
 	}
 	return nil
@@ -453,7 +457,7 @@ func (w *Writer) Tick(now time.Time) error {
 	if w.err != nil {
 		return w.err
 	}
-	if w.closed {
+	if w.closed || w.opts.NoRollAge {
 		return nil
 	}
 	return w.rollAged(now)

@@ -322,6 +322,37 @@ func TestRollByAge(t *testing.T) {
 	}
 }
 
+// With NoRollAge, however old the rows, neither Write nor Tick rolls: the
+// caller's batch is the roll, and Close writes one file.
+func TestNoRollAge(t *testing.T) {
+	root, s := columnartest.FindingTree()
+	dir := t.TempDir()
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	opts := testOptions(dir, s)
+	opts.Now = clock.Now
+	opts.RollAge, opts.NoRollAge = time.Minute, true
+	w, err := New(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := columnartest.NewGen(s, 1, 1, 3)
+	writeN(t, w, g, 10)
+	clock.t = clock.t.Add(time.Hour)
+	writeN(t, w, g, 10)
+	if err := w.Tick(clock.t.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Files != 0 || st.Buffered != 20 {
+		t.Fatalf("rolled by age: %+v", st)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(parquetFiles(t, dir)); n != 1 {
+		t.Errorf("%d files", n)
+	}
+}
+
 // TestMaxBuffered: over the cap, buffered rows are spilled to disk, the
 // memory held stays bounded, and still every partition gets exactly one
 // file, whole and sorted, with no spill file left behind.
