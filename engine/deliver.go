@@ -71,9 +71,12 @@ type Batch struct {
 // take the defaults noted.
 type DeliverConfig struct {
 	Destination Destination // required
-	// Integration, when set, brings the alert rules and on_scope_error,
-	// and keeps the scope errors in its status.
+	// Integration, when set, brings on_scope_error and keeps the scope
+	// errors in its status.
 	Integration *integration.Integration
+	// Rules are the integration's alert rules, compiled once where it was
+	// loaded (engine.LoadIntegration, CompileRules); nil exports every alert.
+	Rules *filter.Filter
 	// Partition key names (default region, accountId) and the values used
 	// for records without one (empty: such a record is dead-lettered).
 	RegionKey, AccountKey         string
@@ -208,13 +211,10 @@ func (m *Mapping) Deliver(ctx context.Context, b Batch, cfg DeliverConfig) (Batc
 	if log == nil {
 		log = slog.Default()
 	}
-	var rules *filter.Filter
+	rules := cfg.Rules
 	onScope := ScopeDeadLetter
 	if integ := cfg.Integration; integ != nil {
 		var err error
-		if rules, err = CompileRules(integ); err != nil {
-			return rep, err
-		}
 		if onScope, err = ParseScopePolicy(integ.OnScopeError); err != nil {
 			return rep, &OptionsError{fmt.Errorf("%s: %w", integ.File, err)}
 		}

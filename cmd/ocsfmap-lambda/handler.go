@@ -74,7 +74,7 @@ func newHandler(ctx context.Context, cfg config, log *slog.Logger) (*handler, er
 		return nil, err
 	}
 	return &handler{cfg: cfg, m: m, integ: integ, objects: objects, log: log, delivery: engine.DeliverConfig{
-		Destination: engine.IntegrationLake(integ, dl), Integration: integ,
+		Destination: engine.IntegrationLake(integ, dl), Integration: integ, Rules: li.Rules,
 		Memory: cfg.Memory, Logger: log,
 	}}, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ocsfmap/ocsfmap/engine"
 	"github.com/ocsfmap/ocsfmap/engine/diag"
+	"github.com/ocsfmap/ocsfmap/engine/filter"
 	"github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/lake"
 	"github.com/ocsfmap/ocsfmap/engine/store"
@@ -120,11 +121,24 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		case <-closeCtx.Done():
 		}
 	}()
+	var rules *filter.Filter
+	if integ != nil {
+		if rules, err = engine.CompileRules(integ); err != nil {
+			var rerr *engine.RulesError
+			if errors.As(err, &rerr) {
+				for i := range rerr.Diags {
+					rerr.Diags[i].Source = sourceLineOf(rerr.Diags[i].Pos)
+				}
+				fmt.Fprint(stderr, rerr.Diags.Render())
+			}
+			return usageError{err}
+		}
+	}
 	prog := newProgress(stderr, f.quiet)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg := engine.DeliverConfig{
-		Integration: integ,
-		RegionKey:   f.regionKey, AccountKey: f.accountKey,
+		Integration: integ, Rules: rules,
+		RegionKey: f.regionKey, AccountKey: f.accountKey,
 		DefaultRegion: f.defaultRegion, DefaultAccount: f.defaultAccount,
 		RollBytes: int64(f.rollSize), RollAge: f.rollAge, Memory: int64(f.memory),
 		Validation: mode, Workers: f.workers, DeadLetters: f.dead,
@@ -182,14 +196,6 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	// A first signal stops reading (ReadCtx); a second stops the uploads too.
 	rep, runErr := m.Deliver(closeCtx, batch, cfg)
 	stop()
-	var rerr *engine.RulesError
-	if errors.As(runErr, &rerr) {
-		for i := range rerr.Diags {
-			rerr.Diags[i].Source = sourceLineOf(rerr.Diags[i].Pos)
-		}
-		fmt.Fprint(stderr, rerr.Diags.Render())
-		return usageError{rerr}
-	}
 	var oerr *engine.OptionsError
 	if errors.As(runErr, &oerr) {
 		return usageError{runErr}

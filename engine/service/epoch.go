@@ -241,7 +241,7 @@ func (in *integration) deliver(ctx context.Context, ep epoch) (engine.BatchRepor
 		DeadLetters: filepath.Join(in.dir, "dead-letters", fmt.Sprintf("%020d.ndjson", ep.From)),
 	}, engine.DeliverConfig{
 		Destination: engine.IntegrationLake(ep.cfg.integ, dl),
-		Integration: ep.cfg.integ,
+		Integration: ep.cfg.integ, Rules: ep.cfg.rules,
 		// What ingest leaves.
 		Memory: max(cfg.Memory-cfg.IngestMemory, cfg.Memory/2),
 		// A dead letter keeps the start of a huge alert, not all of it (the disk budget).

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ocsfmap/ocsfmap/engine"
+	"github.com/ocsfmap/ocsfmap/engine/filter"
 	integfile "github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/store"
@@ -27,6 +28,7 @@ import (
 type loaded struct {
 	integ   *integfile.Integration // StateDir and StagingDir point into the data folder
 	mapping *engine.Mapping
+	rules   *filter.Filter   // the alert rules, compiled at load
 	dl      *store.Deliverer // shared by the epochs: the role's credentials stay cached
 	// What was loaded, for an epoch to record (epochcfg.go): the
 	// integration file's bytes and the SHA-256 of the mapping file.

@@ -281,7 +281,7 @@ func compile(file string, src []byte, mappingSum string) (*loaded, error) {
 	if li.Mapping.Plan.Policy == plan.Fail {
 		return nil, &ConfigError{File: integ.Mapping, Err: errFailPolicy}
 	}
-	return &loaded{integ: integ, mapping: li.Mapping, src: src, mappingSum: li.MappingSum}, nil
+	return &loaded{integ: integ, mapping: li.Mapping, rules: li.Rules, src: src, mappingSum: li.MappingSum}, nil
 }
 
 // errFailPolicy refuses on_error: fail. A batch run stops at the first
