@@ -104,9 +104,5 @@ func humanBytes(n int64) string {
 // destinations names where an integration's files go: one custom source per
 // class the mapping emits, or the one of a single-class mapping.
 func destinations(in *integration.Integration) string {
-	var out []string
-	for _, t := range in.Targets() {
-		out = append(out, "s3://"+in.Bucket+"/"+t.KeyPrefix)
-	}
-	return strings.Join(out, " and ")
+	return "s3://" + in.Bucket + "/" + strings.Join(in.KeyPrefixes(), " and s3://"+in.Bucket+"/")
 }

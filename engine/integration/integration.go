@@ -177,6 +177,16 @@ func (in *Integration) Targets() []Target {
 	return out
 }
 
+// KeyPrefixes are the folders of the integration's custom sources, one per
+// class the mapping emits (Targets' order).
+func (in *Integration) KeyPrefixes() []string {
+	var out []string
+	for _, t := range in.Targets() {
+		out = append(out, t.KeyPrefix)
+	}
+	return out
+}
+
 func (in *Integration) s3Options(role string) store.S3Options {
 	return store.S3Options{
 		Bucket:      in.Bucket,

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"time"
 
-	integfile "github.com/ocsfmap/ocsfmap/engine/integration"
 	"github.com/ocsfmap/ocsfmap/engine/internal/atomicfile"
 	"github.com/ocsfmap/ocsfmap/engine/store"
 	"github.com/ocsfmap/ocsfmap/engine/wal"
@@ -128,21 +127,11 @@ func (in *integration) uploaderFor(ctx context.Context, ec *loaded) (*store.Deli
 	if cur.dl == nil {
 		return nil, errors.New("no uploader: the AWS configuration did not load")
 	}
-	if slices.Equal(keyPrefixes(ec.integ), keyPrefixes(cur.integ)) {
+	if slices.Equal(ec.integ.KeyPrefixes(), cur.integ.KeyPrefixes()) {
 		return cur.dl, nil
 	}
 	integ := *ec.integ
 	integ.Bucket, integ.Region, integ.RoleARN, integ.ExternalID, integ.PathStyle =
 		cur.integ.Bucket, cur.integ.Region, cur.integ.RoleARN, cur.integ.ExternalID, cur.integ.PathStyle
 	return in.newUploader(ctx, &integ)
-}
-
-// keyPrefixes are the folders an integration's files go under, one per
-// custom source.
-func keyPrefixes(in *integfile.Integration) []string {
-	var out []string
-	for _, t := range in.Targets() {
-		out = append(out, t.KeyPrefix)
-	}
-	return out
 }

@@ -93,9 +93,7 @@ func (in *integration) status() Status {
 		Bucket: l.integ.Bucket, Region: l.integ.Region, Prefix: l.integ.KeyPrefix(), Mapping: l.integ.Mapping,
 		Disabled: l.integ.Disabled,
 	}
-	for _, t := range l.integ.Targets() {
-		st.Prefixes = append(st.Prefixes, t.KeyPrefix)
-	}
+	st.Prefixes = l.integ.KeyPrefixes()
 	if ps, err := store.ReadStatus(l.integ.StateDir); err == nil {
 		st.State, st.Reason, st.Kind = ps.State, ps.Reason, ps.Kind
 		st.LastDelivery, st.LastCheck = ps.LastDelivery, ps.LastCheck
